@@ -1,0 +1,212 @@
+"""Listing as Octavia does it: filters, tag filters, `fields`, sorting and keyset pagination with links."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, and_, exists, false, or_, select
+from sqlalchemy.orm import Session
+
+from ostia.db.models import Tag
+from ostia.domain import errors
+
+RESERVED = {"fields", "sort", "sort_key", "sort_dir", "limit", "marker", "page_reverse",
+            "tags", "tags-any", "not-tags", "not-tags-any"}
+TRUE_WORDS = {"true", "t", "yes", "y", "on", "1"}
+FALSE_WORDS = {"false", "f", "no", "n", "off", "0"}
+BAD_FILTER = "One or more arguments are either duplicate or invalid"
+
+
+def parse_bool(value: str) -> bool | None:
+    low = value.strip().lower()
+    if low in TRUE_WORDS:
+        return True
+    if low in FALSE_WORDS:
+        return False
+    return None
+
+
+@dataclasses.dataclass
+class Listing:
+    """What a list route describes: which columns can be filtered/sorted, and how rows go on the wire."""
+
+    collection: str  # wire plural, e.g. "loadbalancers"
+    columns: Mapping[str, ColumnElement[Any]]  # wire name → column (filters and sort keys)
+    id_column: ColumnElement[Any]
+    created_column: ColumnElement[Any] | None
+    to_wire: Callable[[Any], dict[str, Any]]
+    taggable: bool = True
+    links_key: str | None = None  # default "<collection>_links"
+    default_sort: Sequence[tuple[str, str]] = ()
+    id_attr: str = "id"  # attribute a marker names (availability zones use "name")
+
+
+def _coerce(column: ColumnElement[Any], raw: str) -> Any:
+    ctype = column.type
+    if isinstance(ctype, Boolean):
+        value = parse_bool(raw)
+        if value is None:
+            raise errors.BadRequest(BAD_FILTER)
+        return value
+    if isinstance(ctype, Integer):
+        try:
+            return int(raw)
+        except ValueError:
+            raise errors.BadRequest(BAD_FILTER) from None
+    if isinstance(ctype, Float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise errors.BadRequest(BAD_FILTER) from None
+    return raw
+
+
+def _split(values: list[str]) -> list[str]:
+    return [part for v in values for part in v.split(",") if part]
+
+
+def _tag_filters(stmt: Select[Any], id_column: ColumnElement[Any], params: Mapping[str, list[str]]) -> Select[Any]:
+    def has(tag: str) -> ColumnElement[bool]:
+        return exists().where(and_(Tag.resource_id == id_column, Tag.tag == tag))
+
+    if tags := _split(params.get("tags", [])):
+        stmt = stmt.where(and_(*[has(t) for t in tags]))
+    if tags := _split(params.get("tags-any", [])):
+        stmt = stmt.where(or_(*[has(t) for t in tags]))
+    if tags := _split(params.get("not-tags", [])):
+        stmt = stmt.where(~and_(*[has(t) for t in tags]))
+    if tags := _split(params.get("not-tags-any", [])):
+        stmt = stmt.where(~or_(*[has(t) for t in tags]))
+    return stmt
+
+
+def parse_sort(params: Mapping[str, list[str]], listing: Listing) -> list[tuple[str, str]]:
+    keys: list[tuple[str, str]] = []
+    if params.get("sort"):
+        for item in _split(params["sort"]):
+            key, _, direction = item.partition(":")
+            keys.append((key.strip(), (direction or "asc").strip().lower()))
+    elif params.get("sort_key"):
+        names = _split(params["sort_key"])
+        dirs = _split(params.get("sort_dir", []))
+        keys = [(n.strip(), (dirs[i] if i < len(dirs) else "asc").strip().lower()) for i, n in enumerate(names)]
+    elif params.get("sort_dir"):
+        keys = []
+    for key, direction in keys:
+        if key not in listing.columns:
+            raise errors.BadRequest(f"Supplied sort key '{key}' is not valid.")
+        if direction not in ("asc", "desc"):
+            raise errors.BadRequest(f"Supplied sort direction '{direction}' is not valid.")
+    keys = keys or list(listing.default_sort)
+    names = {k for k, _ in keys}
+    if listing.created_column is not None and "created_at" not in names:
+        keys.append(("created_at", "asc"))
+    if "id" not in names:
+        keys.append(("id", "asc"))
+    return keys
+
+
+def _sort_column(listing: Listing, key: str) -> ColumnElement[Any]:
+    if key == "id":
+        return listing.id_column
+    if key == "created_at" and listing.created_column is not None and key not in listing.columns:
+        return listing.created_column
+    return listing.columns[key]
+
+
+def _limit(params: Mapping[str, list[str]], max_limit: int) -> int:
+    raw = params.get("limit", [None])[-1]
+    if raw is None or raw == "" or raw.lower() == "infinite":
+        return max_limit
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.BadRequest(f"Supplied pagination limit '{raw}' is not valid.") from None
+    return max_limit if value < 1 else min(value, max_limit)
+
+
+def _keyset(listing: Listing, sort: list[tuple[str, str]], marker_values: list[Any],
+            reverse: bool) -> ColumnElement[bool]:
+    """Rows strictly after the marker in sort order (before it when paging in reverse)."""
+    clauses = []
+    for i, (key, direction) in enumerate(sort):
+        col = _sort_column(listing, key)
+        forward = (direction == "asc") != reverse
+        value = marker_values[i]
+        equal = [(_sort_column(listing, k) == v) if v is not None else _sort_column(listing, k).is_(None)
+                 for (k, _), v in zip(sort[:i], marker_values[:i], strict=True)]
+        if value is None:
+            # NULLs sort first ascending on SQLite/MySQL; we order nulls first everywhere.
+            step = col.is_not(None) if forward else false()
+        else:
+            step = (col > value) if forward else or_(col < value, col.is_(None))
+        clauses.append(and_(*equal, step))
+    return or_(*clauses)
+
+
+def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Mapping[str, list[str]],
+              base_url: str, max_limit: int, scope: Callable[[Select[Any]], Select[Any]] | None = None,
+              ) -> dict[str, Any]:
+    """Run a list query and return the wire body `{collection: [...], collection_links: [...]}`."""
+    for key, values in params.items():
+        if key in RESERVED:
+            continue
+        if key not in listing.columns or len(values) != 1:
+            raise errors.BadRequest(BAD_FILTER)
+        column = listing.columns[key]
+        raw = values[0]
+        stmt = stmt.where(column.is_(None) if raw == "" and column.nullable else column == _coerce(column, raw))
+    if listing.taggable:
+        stmt = _tag_filters(stmt, listing.id_column, params)
+    if scope is not None:
+        stmt = scope(stmt)
+
+    sort = parse_sort(params, listing)
+    limit = _limit(params, max_limit)
+    reverse = parse_bool(params.get("page_reverse", ["false"])[-1]) or False
+    marker = params.get("marker", [None])[-1]
+    if marker:
+        cols = [_sort_column(listing, k) for k, _ in sort]
+        row = session.execute(select(*cols).where(listing.id_column == marker)).first()
+        if row is None:
+            raise errors.BadRequest(f"Supplied pagination marker '{marker}' is not valid.")
+        stmt = stmt.where(_keyset(listing, sort, list(row), reverse))
+    order = []
+    for key, direction in sort:
+        col = _sort_column(listing, key)
+        ascending = (direction == "asc") != reverse
+        order.append(col.asc().nulls_first() if ascending else col.desc().nulls_last())
+    if session.get_bind().dialect.name == "mysql":  # MySQL has no NULLS FIRST; it sorts NULLs first on asc
+        order = [(_sort_column(listing, k).asc() if ((d == "asc") != reverse) else _sort_column(listing, k).desc())
+                 for k, d in sort]
+    rows = list(session.scalars(stmt.order_by(*order).limit(limit)).unique())
+    if reverse:
+        rows.reverse()
+
+    items = [listing.to_wire(r) for r in rows]
+    fields = _split(params.get("fields", []))
+    if fields:
+        items = [{k: v for k, v in item.items() if k in fields} for item in items]
+
+    links = []
+    link_params: dict[str, str] = {"limit": str(limit)}
+    if params.get("sort"):
+        link_params["sort"] = ",".join(params["sort"])
+    elif params.get("sort_key"):
+        link_params["sort_key"] = ",".join(params["sort_key"])
+        if params.get("sort_dir"):
+            link_params["sort_dir"] = ",".join(params["sort_dir"])
+    if rows and len(rows) == limit:
+        links.append({"href": f"{base_url}?{urlencode({**link_params, 'marker': getattr(rows[-1], listing.id_attr)})}", "rel": "next"})
+    if marker and rows:
+        links.append({"href": f"{base_url}?{urlencode({**link_params, 'marker': getattr(rows[0], listing.id_attr), 'page_reverse': 'True'})}",
+                      "rel": "previous"})
+    return {listing.collection: items, (listing.links_key or f"{listing.collection}_links"): links}
+
+
+def apply_fields(item: dict[str, Any], params: Mapping[str, list[str]]) -> dict[str, Any]:
+    fields = _split(params.get("fields", []))
+    return {k: v for k, v in item.items() if k in fields} if fields else item

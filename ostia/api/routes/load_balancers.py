@@ -1,0 +1,83 @@
+"""/v2/lbaas/loadbalancers (§2.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from ostia.api.actions import load_balancer as actions
+from ostia.api.query import Listing, apply_fields
+from ostia.api.routes.deps import context, fetch, flag, list_resource, query_params, services
+from ostia.api.schemas import load_balancer as schema
+from ostia.db.models import LoadBalancer
+from ostia.domain.enums import ProvisioningStatus
+
+router = APIRouter()
+
+LISTING = Listing(
+    collection="loadbalancers",
+    columns={name: getattr(LoadBalancer, name) for name in (
+        "id", "name", "description", "project_id", "provisioning_status", "operating_status", "admin_state_up",
+        "vip_address", "vip_port_id", "vip_subnet_id", "vip_network_id", "vip_qos_policy_id", "provider",
+        "flavor_id", "availability_zone", "created_at", "updated_at", "vip_vnic_type")},
+    id_column=LoadBalancer.id, created_column=LoadBalancer.created_at, to_wire=schema.to_wire)
+
+
+@router.get("/lbaas/loadbalancers")
+def list_load_balancers(request: Request) -> dict[str, Any]:
+    stmt = select(LoadBalancer).where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
+    return list_resource(request, stmt, LISTING, "loadbalancer", LoadBalancer.project_id)
+
+
+@router.post("/lbaas/loadbalancers", status_code=201)
+def create_load_balancer(request: Request, body: schema.LoadBalancerPOSTBody) -> dict[str, Any]:
+    from ostia.api.actions import graph
+
+    svc = services(request)
+    lb_id = actions.create(svc, context(request), body.loadbalancer)
+    with svc.db.session() as session:
+        lb = session.get_one(LoadBalancer, lb_id)
+        if body.loadbalancer.listeners or body.loadbalancer.pools:
+            return {"loadbalancer": graph.full_wire(lb)}
+        return {"loadbalancer": schema.to_wire(lb)}
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}")
+def get_load_balancer(request: Request, lb_id: str) -> dict[str, Any]:
+    with fetch(request, LoadBalancer, lb_id, "Load Balancer", "loadbalancer:get_one") as (_, lb):
+        return {"loadbalancer": apply_fields(schema.to_wire(lb), query_params(request))}
+
+
+@router.put("/lbaas/loadbalancers/{lb_id}")
+def update_load_balancer(request: Request, lb_id: str, body: schema.LoadBalancerPUTBody) -> dict[str, Any]:
+    svc = services(request)
+    actions.update(svc, context(request), lb_id, body.loadbalancer)
+    with svc.db.session() as session:
+        return {"loadbalancer": schema.to_wire(session.get_one(LoadBalancer, lb_id))}
+
+
+@router.delete("/lbaas/loadbalancers/{lb_id}", status_code=204)
+def delete_load_balancer(request: Request, lb_id: str) -> Response:
+    actions.delete(services(request), context(request), lb_id, flag(request, "cascade"))
+    return Response(status_code=204)
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}/stats")
+def load_balancer_stats(request: Request, lb_id: str) -> dict[str, Any]:
+    with fetch(request, LoadBalancer, lb_id, "Load Balancer", "loadbalancer:get_stats") as (session, lb):
+        return {"stats": actions.stats(session, lb)}
+
+
+@router.get("/lbaas/loadbalancers/{lb_id}/status")
+@router.get("/lbaas/loadbalancers/{lb_id}/statuses")
+def load_balancer_status(request: Request, lb_id: str) -> dict[str, Any]:
+    with fetch(request, LoadBalancer, lb_id, "Load Balancer", "loadbalancer:get_status") as (_, lb):
+        return actions.status_tree(lb)
+
+
+@router.put("/lbaas/loadbalancers/{lb_id}/failover", status_code=202)
+def failover_load_balancer(request: Request, lb_id: str) -> Response:
+    actions.failover(services(request), context(request), lb_id)
+    return Response(status_code=202)

@@ -1,0 +1,26 @@
+"""What the API needs from the rest of the system, handed in by the composition root (`ostia.cli`)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+from oslo_config import cfg
+
+from ostia.api.policy import Policy
+from ostia.db.engine import Database
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, job_id: str) -> None: ...
+
+
+@dataclasses.dataclass
+class ApiServices:
+    conf: cfg.ConfigOpts
+    db: Database
+    dispatcher: Dispatcher
+    policy: Policy
+    # The noop network driver accepts any subnet/network/port UUID, as Octavia's does; real drivers only
+    # their own (rows of network/subnet/port).
+    network_accepts_unknown: bool = True

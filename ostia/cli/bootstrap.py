@@ -1,0 +1,89 @@
+"""The composition root: config → database → drivers → worker → API. Nothing else wires services."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from fastapi import FastAPI
+from oslo_config import cfg
+
+from ostia.api.app import create_app
+from ostia.api.policy import Policy
+from ostia.api.services import ApiServices, Dispatcher
+from ostia.db import migrate
+from ostia.db.engine import Database, default_url, make_engine
+from ostia.db.repositories import networks
+from ostia.drivers.registry import Drivers, build_drivers
+from ostia.jobs.inproc import InProcessDispatcher
+from ostia.worker.service import Worker
+
+LOG = logging.getLogger("ostia")
+
+
+def database(conf: cfg.ConfigOpts) -> Database:
+    url = conf.database.connection or default_url(conf.state_dir)
+    return Database(make_engine(url, pool_size=conf.database.pool_size))
+
+
+def prepare_database(conf: cfg.ConfigOpts, db: Database) -> None:
+    migrate.upgrade(db.engine)
+    with db.session() as session:
+        networks.seed(session, conf.networking.networks)
+
+
+def rpc_dispatcher(conf: cfg.ConfigOpts) -> Dispatcher:
+    from ostia.jobs.rpc import RpcDispatcher
+
+    return RpcDispatcher(conf)
+
+
+@dataclasses.dataclass
+class Controller:
+    conf: cfg.ConfigOpts
+    db: Database
+    drivers: Drivers
+    worker: Worker | None
+    app: FastAPI
+
+
+def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, drivers: Drivers) -> ApiServices:
+    keystone = conf.api_settings.auth_strategy == "keystone"
+    return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=keystone),
+                       network_accepts_unknown=drivers.network.accepts_unknown_subnets)
+
+
+def wrap_auth(conf: cfg.ConfigOpts, app: FastAPI) -> object:
+    if conf.api_settings.auth_strategy != "keystone":
+        return app
+    from ostia.api.keystone import KeystoneAuthMiddleware
+
+    return KeystoneAuthMiddleware(app, conf)
+
+
+def all_in_one(conf: cfg.ConfigOpts) -> Controller:
+    """`ostia up`: API and worker in one process; jobs in-process unless a transport_url is set."""
+    db = database(conf)
+    prepare_database(conf, db)
+    drivers = build_drivers(conf, db)
+    worker = Worker(conf, db, drivers)
+    dispatcher: Dispatcher = rpc_dispatcher(conf) if conf.transport_url else InProcessDispatcher(worker)
+    app = create_app(api_services(conf, db, dispatcher, drivers))
+    return Controller(conf, db, drivers, worker, app)
+
+
+def api_only(conf: cfg.ConfigOpts) -> Controller:
+    db = database(conf)
+    prepare_database(conf, db)
+    drivers = build_drivers(conf, db)
+    if not conf.transport_url:
+        raise SystemExit("ostia api: set transport_url so jobs reach the workers (or use `ostia up`)")
+    app = create_app(api_services(conf, db, rpc_dispatcher(conf), drivers))
+    return Controller(conf, db, drivers, None, app)
+
+
+def worker_only(conf: cfg.ConfigOpts) -> Controller:
+    db = database(conf)
+    prepare_database(conf, db)
+    drivers = build_drivers(conf, db)
+    return Controller(conf, db, drivers, Worker(conf, db, drivers), FastAPI())

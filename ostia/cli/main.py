@@ -1,0 +1,164 @@
+"""`ostia` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from typing import Any
+
+from ostia import conf as conf_mod
+
+
+def _conf(args: argparse.Namespace) -> Any:
+    overrides: dict[str, dict[str, object]] = {}
+    if args.state_dir:
+        overrides.setdefault("DEFAULT", {})["state_dir"] = args.state_dir
+    for item in args.set or []:
+        key, _, value = item.partition("=")
+        group, _, name = key.rpartition(".")
+        overrides.setdefault(group or "DEFAULT", {})[name] = value
+    return conf_mod.load(args.config_file, overrides)
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("stevedore", "taskflow", "oslo_policy", "amqp", "kombu", "oslo.messaging"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _serve(conf: Any, app: Any) -> None:
+    import uvicorn
+
+    uvicorn.run(app, host=conf.api_settings.bind_host, port=conf.api_settings.bind_port, log_level="warning",
+                access_log=False, lifespan="off")
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ostia.cli import bootstrap
+
+    conf = _conf(args)
+    ctl = bootstrap.all_in_one(conf)
+    assert ctl.worker is not None
+    ctl.worker.start()
+    ctl.worker.sweep()  # jobs a previous run left behind
+    rpc_server = None
+    if conf.transport_url:
+        from ostia.jobs.rpc import RpcWorkerServer
+
+        rpc_server = RpcWorkerServer(conf, ctl.worker)
+        rpc_server.start()
+    print(f"ostia: API on http://{conf.api_settings.bind_host}:{conf.api_settings.bind_port} "
+          f"(state in {conf.state_dir}, auth {conf.api_settings.auth_strategy})", flush=True)
+    try:
+        _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
+    finally:
+        if rpc_server is not None:
+            rpc_server.stop()
+        ctl.worker.stop(wait=False)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    from ostia.cli import bootstrap
+
+    conf = _conf(args)
+    ctl = bootstrap.api_only(conf)
+    _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ostia.cli import bootstrap
+    from ostia.jobs.rpc import RpcWorkerServer
+
+    conf = _conf(args)
+    if not conf.transport_url:
+        print("ostia worker: set transport_url (or use `ostia up`)", file=sys.stderr)
+        return 2
+    ctl = bootstrap.worker_only(conf)
+    assert ctl.worker is not None
+    ctl.worker.start()
+    ctl.worker.sweep()
+    server = RpcWorkerServer(conf, ctl.worker)
+    server.start()
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    print(f"ostia worker {ctl.worker.name} listening on topic {conf.jobs.topic}", flush=True)
+    done.wait()
+    server.stop()
+    ctl.worker.stop()
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from ostia.cli import bootstrap
+
+    conf = _conf(args)
+    db = bootstrap.database(conf)
+    bootstrap.prepare_database(conf, db)
+    print("database is at the latest revision")
+    return 0
+
+
+def cmd_network(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from ostia.cli import bootstrap
+    from ostia.db.models import Network, Subnet
+
+    conf = _conf(args)
+    db = bootstrap.database(conf)
+    bootstrap.prepare_database(conf, db)
+    with db.session() as session:
+        nets = {n.id: n for n in session.scalars(select(Network))}
+        rows = [(nets[s.network_id].name, s.network_id, s.name, s.id, s.cidr)
+                for s in session.scalars(select(Subnet).order_by(Subnet.name))]
+    header = ("network", "network_id", "subnet", "subnet_id", "cidr")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)))
+    return 0
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from ostia.api.policy import sample_yaml
+
+    sys.stdout.write(sample_yaml())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ostia", description="Octavia-compatible load balancing.")
+    p.add_argument("--config-file", action="append", default=[], help="ostia.conf (repeatable)")
+    p.add_argument("--state-dir", help="state directory (default .state)")
+    p.add_argument("--set", action="append", metavar="SECTION.OPT=VALUE", help="override one option")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="API, worker and everything else in one process").set_defaults(func=cmd_up)
+    sub.add_parser("api", help="the REST API alone (needs transport_url)").set_defaults(func=cmd_api)
+    sub.add_parser("worker", help="a controller worker (needs transport_url)").set_defaults(func=cmd_worker)
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(func=cmd_db)
+    net = sub.add_parser("network", help="networks the drivers own")
+    net.add_argument("action", choices=["list"])
+    net.set_defaults(func=cmd_network)
+    pol = sub.add_parser("policy", help="policy defaults")
+    pol.add_argument("action", choices=["sample"])
+    pol.set_defaults(func=cmd_policy)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _logging(args.verbose)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+from oslo_config import cfg
+
+GROUP = "controller_worker"
+OPTS = [
+    cfg.StrOpt("compute_driver", default="noop", help="Where amphorae run (noop, ...)."),
+    cfg.StrOpt("network_driver", default="noop", help="VIP and member plumbing (noop, ...)."),
+    cfg.StrOpt("amphora_driver", default="noop", help="How the controller talks to amphorae (noop, ...)."),
+    cfg.StrOpt("loadbalancer_topology", default="SINGLE", choices=["SINGLE", "ACTIVE_STANDBY"]),
+    cfg.IntOpt("workers", default=4, min=1, help="Flows run at once by one worker process."),
+    cfg.FloatOpt("noop_task_delay", default=0.0, min=0.0,
+                 help="Testing aid: seconds each noop driver call sleeps, to hold flows mid-way."),
+]
+
+
+def register_opts(conf: cfg.ConfigOpts) -> None:
+    conf.register_opts(OPTS, group=GROUP)

@@ -1,0 +1,1 @@
+"""Shared fixtures: a migrated database per backend and an in-process app with a real worker."""
