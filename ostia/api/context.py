@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 
 from fastapi import Request
 
@@ -21,9 +22,9 @@ class RequestContext:
                 "is_admin": self.is_admin}
 
 
-def from_noauth_headers(headers: dict[str, str] | object, request_id: str = "") -> RequestContext:
+def from_noauth_headers(headers: Mapping[str, str], request_id: str = "") -> RequestContext:
     """noauth (§7.2): identity from request headers; every caller is an admin."""
-    get = headers.get  # type: ignore[attr-defined]
+    get = headers.get
     project = get("x-project-id") or get("x-tenant-id") or get("x-tenant")
     roles = tuple(r.strip() for r in (get("x-roles") or "").split(",") if r.strip())
     return RequestContext(project_id=project or None, user_id=get("x-user-id") or get("x-user"), roles=roles,

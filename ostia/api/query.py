@@ -34,9 +34,9 @@ class Listing:
     """What a list route describes: which columns can be filtered/sorted, and how rows go on the wire."""
 
     collection: str  # wire plural, e.g. "loadbalancers"
-    columns: Mapping[str, ColumnElement[Any]]  # wire name → column (filters and sort keys)
-    id_column: ColumnElement[Any]
-    created_column: ColumnElement[Any] | None
+    columns: Mapping[str, Any]  # wire name → mapped column (filters and sort keys)
+    id_column: Any
+    created_column: Any | None
     to_wire: Callable[[Any], dict[str, Any]]
     taggable: bool = True
     links_key: str | None = None  # default "<collection>_links"
@@ -101,10 +101,10 @@ def parse_sort(params: Mapping[str, list[str]], listing: Listing) -> list[tuple[
         if direction not in ("asc", "desc"):
             raise errors.BadRequest(f"Supplied sort direction '{direction}' is not valid.")
     keys = keys or list(listing.default_sort)
-    names = {k for k, _ in keys}
-    if listing.created_column is not None and "created_at" not in names:
+    chosen = {k for k, _ in keys}
+    if listing.created_column is not None and "created_at" not in chosen:
         keys.append(("created_at", "asc"))
-    if "id" not in names:
+    if "id" not in chosen:
         keys.append(("id", "asc"))
     return keys
 
@@ -138,6 +138,7 @@ def _keyset(listing: Listing, sort: list[tuple[str, str]], marker_values: list[A
         value = marker_values[i]
         equal = [(_sort_column(listing, k) == v) if v is not None else _sort_column(listing, k).is_(None)
                  for (k, _), v in zip(sort[:i], marker_values[:i], strict=True)]
+        step: ColumnElement[bool]
         if value is None:
             # NULLs sort first ascending on SQLite/MySQL; we order nulls first everywhere.
             step = col.is_not(None) if forward else false()
@@ -200,10 +201,11 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
         if params.get("sort_dir"):
             link_params["sort_dir"] = ",".join(params["sort_dir"])
     if rows and len(rows) == limit:
-        links.append({"href": f"{base_url}?{urlencode({**link_params, 'marker': getattr(rows[-1], listing.id_attr)})}", "rel": "next"})
+        query = urlencode({**link_params, "marker": getattr(rows[-1], listing.id_attr)})
+        links.append({"href": f"{base_url}?{query}", "rel": "next"})
     if marker and rows:
-        links.append({"href": f"{base_url}?{urlencode({**link_params, 'marker': getattr(rows[0], listing.id_attr), 'page_reverse': 'True'})}",
-                      "rel": "previous"})
+        query = urlencode({**link_params, "marker": getattr(rows[0], listing.id_attr), "page_reverse": "True"})
+        links.append({"href": f"{base_url}?{query}", "rel": "previous"})
     return {listing.collection: items, (listing.links_key or f"{listing.collection}_links"): links}
 
 

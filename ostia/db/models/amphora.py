@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ostia.db.models.base import Base, IdMixin, TimestampMixin
+from ostia.db.models.base import Base, IdMixin, Timestamp, TimestampMixin
 
 if TYPE_CHECKING:
     from ostia.db.models.load_balancer import LoadBalancer
@@ -22,7 +22,7 @@ class Amphora(IdMixin, TimestampMixin, Base):
     ha_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     vrrp_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     ha_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    cert_expiration: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    cert_expiration: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
     role: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)

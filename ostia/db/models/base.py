@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, MetaData, String
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 NAMING = {
@@ -16,6 +17,10 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# MySQL/MariaDB DATETIME drops fractions unless asked: keep microseconds so creation order is stable.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
 def utcnow() -> dt.datetime:
@@ -37,8 +42,8 @@ class IdMixin:
 
 
 class TimestampMixin:
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(Timestamp, default=utcnow, index=True)
+    updated_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
 
 
 class StatusMixin:
@@ -64,9 +69,9 @@ class TaggedMixin:
 
     @declared_attr
     def tag_rows(cls) -> Mapped[list[Any]]:
-        return relationship("Tag", primaryjoin=f"foreign(Tag.resource_id) == {cls.__name__}.id",
+        return relationship("Tag", primaryjoin=f"foreign(Tag.resource_id) == {cls.__name__}.id",  # type: ignore[attr-defined]
                             lazy="selectin", viewonly=True, order_by="Tag.tag")
 
     @property
     def tags(self) -> list[str]:
-        return [t.tag for t in self.tag_rows]  # type: ignore[attr-defined]
+        return [t.tag for t in self.tag_rows]

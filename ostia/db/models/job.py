@@ -3,10 +3,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ostia.db.models.base import Base, IdMixin, TimestampMixin
+from ostia.db.models.base import Base, IdMixin, Timestamp, TimestampMixin
 
 
 class Job(IdMixin, TimestampMixin, Base):
@@ -24,6 +24,6 @@ class Job(IdMixin, TimestampMixin, Base):
     load_balancer_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     owner: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)

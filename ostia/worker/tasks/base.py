@@ -11,7 +11,7 @@ from ostia.drivers.registry import Drivers
 LOG = logging.getLogger("ostia.worker.tasks")
 
 
-class OstiaTask(task.Task):  # type: ignore[misc]
+class OstiaTask(task.Task):
     """A flow task with the database and drivers it may use; arguments come from the flow's store."""
 
     def __init__(self, db: Database, drivers: Drivers, name: str | None = None, **kwargs: Any) -> None:

@@ -7,7 +7,9 @@ Create Date: 2026-11-21 23:48:49.858255
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import mysql
 
+TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001'
 down_revision = None
@@ -38,12 +40,12 @@ def upgrade() -> None:
     sa.Column('load_balancer_id', sa.String(length=36), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('owner', sa.String(length=255), nullable=True),
-    sa.Column('lease_expires_at', sa.DateTime(), nullable=True),
+    sa.Column('lease_expires_at', TIMESTAMP, nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
-    sa.Column('finished_at', sa.DateTime(), nullable=True),
+    sa.Column('finished_at', TIMESTAMP, nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_job'))
     )
     with op.batch_alter_table('job', schema=None) as batch_op:
@@ -65,8 +67,8 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('project_id', sa.String(length=36), nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_network')),
     sa.UniqueConstraint('name', name=op.f('uq_network_name'))
     )
@@ -117,8 +119,8 @@ def upgrade() -> None:
     sa.Column('ip_version', sa.Integer(), nullable=False),
     sa.Column('gateway_ip', sa.String(length=64), nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['network_id'], ['network.id'], name=op.f('fk_subnet_network_id_network')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subnet')),
     sa.UniqueConstraint('name', name=op.f('uq_subnet_name'))
@@ -146,8 +148,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['availability_zone'], ['availability_zone.name'], name=op.f('fk_load_balancer_availability_zone_availability_zone')),
     sa.ForeignKeyConstraint(['flavor_id'], ['flavor.id'], name=op.f('fk_load_balancer_flavor_id_flavor')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_load_balancer'))
@@ -168,8 +170,8 @@ def upgrade() -> None:
     sa.Column('device_owner', sa.String(length=255), nullable=False),
     sa.Column('project_id', sa.String(length=36), nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['network_id'], ['network.id'], name=op.f('fk_port_network_id_network')),
     sa.ForeignKeyConstraint(['subnet_id'], ['subnet.id'], name=op.f('fk_port_subnet_id_subnet')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_port')),
@@ -196,7 +198,7 @@ def upgrade() -> None:
     sa.Column('ha_ip', sa.String(length=64), nullable=True),
     sa.Column('vrrp_port_id', sa.String(length=36), nullable=True),
     sa.Column('ha_port_id', sa.String(length=36), nullable=True),
-    sa.Column('cert_expiration', sa.DateTime(), nullable=True),
+    sa.Column('cert_expiration', TIMESTAMP, nullable=True),
     sa.Column('cert_busy', sa.Boolean(), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
@@ -207,8 +209,8 @@ def upgrade() -> None:
     sa.Column('image_id', sa.String(length=36), nullable=True),
     sa.Column('compute_flavor', sa.String(length=255), nullable=True),
     sa.Column('id', sa.String(length=36), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['load_balancer_id'], ['load_balancer.id'], name=op.f('fk_amphora_load_balancer_id_load_balancer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_amphora'))
     )
@@ -247,8 +249,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['default_pool_id'], ['pool.id'], name=op.f('fk_listener_default_pool_id_pool'), ondelete='SET NULL', use_alter=True),
     sa.ForeignKeyConstraint(['load_balancer_id'], ['load_balancer.id'], name=op.f('fk_listener_load_balancer_id_load_balancer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_listener'))
@@ -279,8 +281,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['load_balancer_id'], ['load_balancer.id'], name=op.f('fk_pool_load_balancer_id_load_balancer')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pool'))
     )
@@ -309,8 +311,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['pool_id'], ['pool.id'], name=op.f('fk_health_monitor_pool_id_pool')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_health_monitor')),
     sa.UniqueConstraint('pool_id', name=op.f('uq_health_monitor_pool_id'))
@@ -336,8 +338,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['listener_id'], ['listener.id'], name=op.f('fk_l7policy_listener_id_listener')),
     sa.ForeignKeyConstraint(['redirect_pool_id'], ['pool.id'], name=op.f('fk_l7policy_redirect_pool_id_pool')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_l7policy'))
@@ -366,8 +368,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['pool_id'], ['pool.id'], name=op.f('fk_member_pool_id_pool')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_member')),
     sa.UniqueConstraint('pool_id', 'address', 'protocol_port', name='uq_member_pool_address_port')
@@ -391,8 +393,8 @@ def upgrade() -> None:
     sa.Column('provisioning_status', sa.String(length=16), nullable=False),
     sa.Column('operating_status', sa.String(length=16), nullable=False),
     sa.Column('admin_state_up', sa.Boolean(), nullable=False),
-    sa.Column('created_at', sa.DateTime(), nullable=False),
-    sa.Column('updated_at', sa.DateTime(), nullable=True),
+    sa.Column('created_at', TIMESTAMP, nullable=False),
+    sa.Column('updated_at', TIMESTAMP, nullable=True),
     sa.ForeignKeyConstraint(['l7policy_id'], ['l7policy.id'], name=op.f('fk_l7rule_l7policy_id_l7policy')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_l7rule'))
     )
