@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from ostia.api.actions.common import get_or_404
@@ -50,7 +51,7 @@ def flag(request: Request, name: str) -> bool:
 
 
 def list_resource(request: Request, stmt: Any, listing: Listing, policy_prefix: str,
-                  project_column: Any | None, global_action: bool = True) -> dict[str, Any]:
+                  project_column: Any | None, global_action: bool = True) -> Any:
     """Project scoping (§5, §7) then filters/sort/pagination.
 
     Own project needs `<prefix>:get_all`; all projects (or another one) needs `<prefix>:get_all-global`.
@@ -77,8 +78,10 @@ def list_resource(request: Request, stmt: Any, listing: Listing, policy_prefix: 
     else:
         svc.policy.authorize(ctx, f"{policy_prefix}:get_all", ctx.project_id)
     with svc.db.session() as session:
-        return list_page(session, stmt, listing, params, base_url(request, svc),
+        body = list_page(session, stmt, listing, params, base_url(request, svc),
                          svc.conf.api_settings.pagination_max_limit)
+    # Plain JSON: the body is already wire-shaped, FastAPI's encoder pass would only cost time.
+    return JSONResponse(body)
 
 
 @contextlib.contextmanager

@@ -6,12 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ostia.api.actions import load_balancer as actions
 from ostia.api.query import Listing, apply_fields
 from ostia.api.routes.deps import context, fetch, flag, list_resource, query_params, services
 from ostia.api.schemas import load_balancer as schema
-from ostia.db.models import LoadBalancer
+from ostia.db.models import Listener, LoadBalancer, Pool
 from ostia.domain.enums import ProvisioningStatus
 
 router = APIRouter()
@@ -27,7 +28,9 @@ LISTING = Listing(
 
 @router.get("/lbaas/loadbalancers")
 def list_load_balancers(request: Request) -> dict[str, Any]:
-    stmt = select(LoadBalancer).where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
+    stmt = (select(LoadBalancer).where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)
+            .options(selectinload(LoadBalancer.listeners).load_only(Listener.id),
+                     selectinload(LoadBalancer.pools).load_only(Pool.id)))
     return list_resource(request, stmt, LISTING, "loadbalancer", LoadBalancer.project_id)
 
 
