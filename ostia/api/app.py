@@ -46,5 +46,6 @@ def create_app(svc: ApiServices) -> FastAPI:
     app.include_router(v2, prefix="/v2")
     app.include_router(v2, prefix="/v2.0", include_in_schema=False)
     noauth = svc.conf.api_settings.auth_strategy != "keystone"
-    app.add_middleware(RequestMiddleware, max_body=svc.conf.api_settings.max_request_body_size, noauth=noauth)
+    app.add_middleware(RequestMiddleware, max_body=svc.conf.api_settings.max_request_body_size, noauth=noauth,
+                       noauth_admin=svc.conf.api_settings.auth_strategy == "noauth")
     return app

@@ -22,13 +22,17 @@ class RequestContext:
                 "is_admin": self.is_admin}
 
 
-def from_noauth_headers(headers: Mapping[str, str], request_id: str = "") -> RequestContext:
-    """noauth (§7.2): identity from request headers; every caller is an admin."""
+def from_noauth_headers(headers: Mapping[str, str], request_id: str = "", admin: bool = True) -> RequestContext:
+    """noauth (§7.2): identity from request headers; every caller is an admin.
+
+    `admin=False` is Octavia's "testing" strategy: the same headers, but the caller is whoever X-Roles says
+    and policies are enforced (as in keystone mode) — what functional tests of RBAC and quotas need.
+    """
     get = headers.get
     project = get("x-project-id") or get("x-tenant-id") or get("x-tenant")
     roles = tuple(r.strip() for r in (get("x-roles") or "").split(",") if r.strip())
     return RequestContext(project_id=project or None, user_id=get("x-user-id") or get("x-user"), roles=roles,
-                          is_admin=True, auth_token=get("x-auth-token"), request_id=request_id)
+                          is_admin=admin, auth_token=get("x-auth-token"), request_id=request_id)
 
 
 def get_context(request: Request) -> RequestContext:

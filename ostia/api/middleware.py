@@ -13,10 +13,11 @@ from ostia.api.faults import fault_body
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, max_body: int, noauth: bool) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, noauth: bool, noauth_admin: bool = True) -> None:
         self.app = app
         self.max_body = max_body
         self.noauth = noauth
+        self.noauth_admin = noauth_admin  # False for the "testing" strategy: header identity, real policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +48,7 @@ class RequestMiddleware:
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         if self.noauth:
-            state["context"] = from_noauth_headers(headers, request_id)
+            state["context"] = from_noauth_headers(headers, request_id, admin=self.noauth_admin)
         await self.app(scope, receive, send_with_id)
 
 

@@ -6,8 +6,6 @@ oslo.policy enforces for Octavia while `enforce_new_defaults` is off (§7.3).
 
 from __future__ import annotations
 
-import os
-
 from oslo_config import cfg
 from oslo_policy import policy
 
@@ -85,8 +83,9 @@ class Policy:
         """`enforce` is False in noauth mode, where every caller is an admin anyway."""
         self.enforce_enabled = enforce
         policy_file = conf.api_settings.policy_file
-        self._enforcer = policy.Enforcer(conf, policy_file=policy_file if os.path.isabs(policy_file) else None,
-                                         use_conf=os.path.isabs(policy_file))
+        # use_conf must stay on: without it oslo.policy never loads the registered defaults and refuses
+        # everything. A relative policy_file is looked up in oslo.config's directories (beside ostia.conf).
+        self._enforcer = policy.Enforcer(conf, policy_file=policy_file)
         self._enforcer.register_defaults([policy.RuleDefault(n, r) for n, r in DEFAULT_RULES.items()])
 
     def allowed(self, ctx: RequestContext, action: str, project_id: str | None) -> bool:

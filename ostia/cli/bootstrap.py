@@ -48,8 +48,9 @@ class Controller:
 
 
 def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, drivers: Drivers) -> ApiServices:
-    keystone = conf.api_settings.auth_strategy == "keystone"
-    return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=keystone),
+    # "testing" reads identity from headers like noauth but enforces policy like keystone (§7.2).
+    enforce = conf.api_settings.auth_strategy in ("keystone", "testing")
+    return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=enforce),
                        network_accepts_unknown=drivers.network.accepts_unknown_subnets)
 
 

@@ -10,6 +10,7 @@ from ostia.conf import (
     database,
     default,
     jobs,
+    messaging,
     networking,
     quotas,
 )
@@ -21,6 +22,7 @@ def new_conf() -> cfg.ConfigOpts:
     conf = cfg.ConfigOpts()
     for section in _SECTIONS:
         section.register_opts(conf)
+    messaging.register_opts(conf)  # oslo.messaging's own groups ([DEFAULT] transport_url among them)
     return conf
 
 
@@ -36,4 +38,4 @@ def load(config_files: list[str] | None = None, overrides: dict[str, dict[str, o
 
 
 def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
-    return [(s.GROUP, list(s.OPTS)) for s in _SECTIONS]
+    return [(s.GROUP, list(s.OPTS)) for s in _SECTIONS] + messaging.list_opts()

@@ -1,12 +1,11 @@
 from oslo_config import cfg
 
+# transport_url (rabbit://guest:guest@127.0.0.1:5672/) is oslo.messaging's own option, registered by
+# ostia.conf.messaging; unset, `ostia up` hands jobs to its in-process worker.
 GROUP = None
 OPTS = [
     cfg.StrOpt("state_dir", default=".state",
                help="Directory holding the SQLite database, certificates and amphora state of `ostia up`."),
-    cfg.StrOpt("transport_url", secret=True,
-               help="oslo.messaging transport (e.g. rabbit://guest:guest@127.0.0.1:5672/). "
-                    "Unset: jobs go to an in-process queue (all-in-one only)."),
     cfg.StrOpt("host", default="", help="Name of this controller host; defaults to the hostname."),
 ]
 

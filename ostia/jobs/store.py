@@ -33,18 +33,25 @@ def claim(session: Session, job_id: str, owner: str, lease_seconds: int) -> bool
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def renew(session: Session, job_ids: list[str], owner: str, lease_seconds: int) -> None:
-    if job_ids:
-        session.execute(update(Job).where(Job.id.in_(job_ids), Job.owner == owner, Job.state == JobState.RUNNING)
-                        .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds))
-                        .execution_options(synchronize_session=False))
+def renew(session: Session, job_ids: list[str], owner: str, lease_seconds: int) -> int:
+    """Extend the leases `owner` still holds; returns how many it still holds."""
+    if not job_ids:
+        return 0
+    result = session.execute(
+        update(Job).where(Job.id.in_(job_ids), Job.owner == owner, Job.state == JobState.RUNNING)
+        .values(lease_expires_at=utcnow() + dt.timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def finish(session: Session, job_id: str, owner: str, state: JobState, error: str | None = None) -> None:
-    session.execute(update(Job).where(Job.id == job_id, Job.owner == owner)
-                    .values(state=state, error=error, finished_at=utcnow(), lease_expires_at=None,
-                            updated_at=utcnow())
-                    .execution_options(synchronize_session=False))
+def finish(session: Session, job_id: str, owner: str, state: JobState, error: str | None = None) -> bool:
+    """Record the outcome, if `owner` still holds the job (a worker that took it over owns the outcome)."""
+    now = utcnow()
+    result = session.execute(
+        update(Job).where(Job.id == job_id, Job.owner == owner, Job.state == JobState.RUNNING)
+        .values(state=state, error=error, finished_at=now, lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def recoverable(session: Session, unclaimed_grace: float, limit: int = 50) -> list[str]:

@@ -68,10 +68,13 @@ def list_resource(request: Request, stmt: Any, listing: Listing, policy_prefix: 
             if requested:
                 stmt = stmt.where(project_column == requested)
         elif svc.policy.enforce_enabled:
-            svc.policy.authorize(ctx, f"{policy_prefix}:get_all", ctx.project_id)
-            stmt = stmt.where(project_column == ctx.project_id)
-            if requested and requested != ctx.project_id:
-                stmt = stmt.where(project_column == requested)  # empty: not theirs to see
+            # Like Octavia: without global read, `get_all` is checked against the requested project (own by
+            # default), so asking for another project is a 403, and a token without a project sees nothing.
+            scope_project = requested or ctx.project_id
+            if scope_project is None:
+                raise errors.NotAuthorized()
+            svc.policy.authorize(ctx, f"{policy_prefix}:get_all", scope_project)
+            stmt = stmt.where(project_column == scope_project)
         elif requested:
             stmt = stmt.where(project_column == requested)
         params.pop("project_id", None)

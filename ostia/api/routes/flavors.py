@@ -1,5 +1,105 @@
-"""Routes of this resource (to be filled in)."""
+"""/v2/lbaas/flavors and /v2/lbaas/flavorprofiles (§2.11)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from ostia.api.actions import catalog as actions
+from ostia.api.actions.common import get_or_404
+from ostia.api.query import Listing, apply_fields
+from ostia.api.routes.deps import context, list_resource, query_params, services
+from ostia.api.schemas import catalog as schema
+from ostia.db.models import Flavor, FlavorProfile
 
 router = APIRouter()
+
+FLAVORS = Listing(
+    collection="flavors",
+    columns={name: getattr(Flavor, name) for name in ("id", "name", "description", "enabled", "flavor_profile_id")},
+    id_column=Flavor.id, created_column=None, taggable=False, to_wire=schema.flavor_wire)
+PROFILES = Listing(
+    collection="flavorprofiles", links_key="flavorprofile_links",  # sic: Octavia's singular links key
+    columns={name: getattr(FlavorProfile, name) for name in ("id", "name", "provider_name", "flavor_data")},
+    id_column=FlavorProfile.id, created_column=None, taggable=False, to_wire=schema.flavor_profile_wire)
+
+
+def _read(request: Request, model: Any, ident: str, label: str, action: str) -> Any:
+    svc, ctx = services(request), context(request)
+    svc.policy.authorize(ctx, action, ctx.project_id)  # catalog reads: the caller's own project is the target
+    with svc.db.session() as session:
+        return get_or_404(session, model, ident, label)
+
+
+# -- flavors ----------------------------------------------------------------------------------------
+
+
+@router.get("/lbaas/flavors")
+def list_flavors(request: Request) -> Any:
+    return list_resource(request, select(Flavor), FLAVORS, "flavor", None)
+
+
+@router.post("/lbaas/flavors", status_code=201)
+def create_flavor(request: Request, body: schema.FlavorPOSTBody) -> dict[str, Any]:
+    svc = services(request)
+    flavor_id = actions.create_flavor(svc, context(request), body.flavor)
+    with svc.db.session() as session:
+        return {"flavor": schema.flavor_wire(session.get_one(Flavor, flavor_id))}
+
+
+@router.get("/lbaas/flavors/{flavor_id}")
+def get_flavor(request: Request, flavor_id: str) -> dict[str, Any]:
+    row = _read(request, Flavor, flavor_id, "Flavor", "flavor:get_one")
+    return {"flavor": apply_fields(schema.flavor_wire(row), query_params(request))}
+
+
+@router.put("/lbaas/flavors/{flavor_id}")
+def update_flavor(request: Request, flavor_id: str, body: schema.FlavorPUTBody) -> dict[str, Any]:
+    svc = services(request)
+    actions.update_flavor(svc, context(request), flavor_id, body.flavor)
+    with svc.db.session() as session:
+        return {"flavor": schema.flavor_wire(session.get_one(Flavor, flavor_id))}
+
+
+@router.delete("/lbaas/flavors/{flavor_id}", status_code=204)
+def delete_flavor(request: Request, flavor_id: str) -> Response:
+    actions.delete_flavor(services(request), context(request), flavor_id)
+    return Response(status_code=204)
+
+
+# -- flavor profiles --------------------------------------------------------------------------------
+
+
+@router.get("/lbaas/flavorprofiles")
+def list_flavor_profiles(request: Request) -> Any:
+    return list_resource(request, select(FlavorProfile), PROFILES, "flavor-profile", None)
+
+
+@router.post("/lbaas/flavorprofiles", status_code=201)
+def create_flavor_profile(request: Request, body: schema.FlavorProfilePOSTBody) -> dict[str, Any]:
+    svc = services(request)
+    profile_id = actions.create_profile(svc, context(request), actions.FLAVOR_PROFILE, body.flavorprofile)
+    with svc.db.session() as session:
+        return {"flavorprofile": schema.flavor_profile_wire(session.get_one(FlavorProfile, profile_id))}
+
+
+@router.get("/lbaas/flavorprofiles/{profile_id}")
+def get_flavor_profile(request: Request, profile_id: str) -> dict[str, Any]:
+    row = _read(request, FlavorProfile, profile_id, "Flavor Profile", "flavor-profile:get_one")
+    return {"flavorprofile": apply_fields(schema.flavor_profile_wire(row), query_params(request))}
+
+
+@router.put("/lbaas/flavorprofiles/{profile_id}")
+def update_flavor_profile(request: Request, profile_id: str, body: schema.FlavorProfilePUTBody) -> dict[str, Any]:
+    svc = services(request)
+    actions.update_profile(svc, context(request), actions.FLAVOR_PROFILE, profile_id, body.flavorprofile)
+    with svc.db.session() as session:
+        return {"flavorprofile": schema.flavor_profile_wire(session.get_one(FlavorProfile, profile_id))}
+
+
+@router.delete("/lbaas/flavorprofiles/{profile_id}", status_code=204)
+def delete_flavor_profile(request: Request, profile_id: str) -> Response:
+    actions.delete_profile(services(request), context(request), actions.FLAVOR_PROFILE, profile_id)
+    return Response(status_code=204)

@@ -1,5 +1,70 @@
-"""Routes of this resource (to be filled in)."""
+"""/v2/lbaas/l7policies/{policy_id}/rules (§2.7): root keys `rule` / `rules`."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from ostia.api.actions import l7rule as actions
+from ostia.api.actions.common import get_or_404
+from ostia.api.query import Listing, apply_fields, list_page
+from ostia.api.routes.deps import base_url, context, query_params, services
+from ostia.api.schemas import l7rule as schema
+from ostia.db.models import L7Policy, L7Rule
 
 router = APIRouter()
+
+LISTING = Listing(
+    collection="rules",
+    columns={name: getattr(L7Rule, name) for name in (
+        "id", "project_id", "provisioning_status", "operating_status", "admin_state_up", "type", "compare_type",
+        "key", "value", "invert", "created_at", "updated_at")},
+    id_column=L7Rule.id, created_column=L7Rule.created_at, to_wire=schema.to_wire)
+
+RULES = "/lbaas/l7policies/{policy_id}/rules"
+
+
+@router.get(RULES)
+def list_rules(request: Request, policy_id: str) -> Any:
+    svc, ctx = services(request), context(request)
+    params = query_params(request)
+    if "tenant_id" in params:
+        params.setdefault("project_id", params["tenant_id"])
+        del params["tenant_id"]
+    with svc.db.session() as session:
+        policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
+        svc.policy.authorize(ctx, "l7rule:get_all", policy.project_id)
+        stmt = select(L7Rule).where(L7Rule.l7policy_id == policy.id)
+        body = list_page(session, stmt, LISTING, params, base_url(request, svc),
+                         svc.conf.api_settings.pagination_max_limit)
+    return JSONResponse(body)
+
+
+@router.post(RULES, status_code=201)
+def create_rule(request: Request, policy_id: str, body: schema.L7RulePOSTBody) -> dict[str, Any]:
+    _, wire = actions.create(services(request), context(request), policy_id, body.rule)
+    return {"rule": wire}
+
+
+@router.get(RULES + "/{rule_id}")
+def get_rule(request: Request, policy_id: str, rule_id: str) -> dict[str, Any]:
+    svc, ctx = services(request), context(request)
+    with svc.db.session() as session:
+        policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
+        rule = actions.rule_of(session, policy, rule_id)
+        svc.policy.authorize(ctx, "l7rule:get_one", policy.project_id)
+        return {"rule": apply_fields(schema.to_wire(rule), query_params(request))}
+
+
+@router.put(RULES + "/{rule_id}")
+def update_rule(request: Request, policy_id: str, rule_id: str, body: schema.L7RulePUTBody) -> dict[str, Any]:
+    return {"rule": actions.update(services(request), context(request), policy_id, rule_id, body.rule)}
+
+
+@router.delete(RULES + "/{rule_id}", status_code=204)
+def delete_rule(request: Request, policy_id: str, rule_id: str) -> Response:
+    actions.delete(services(request), context(request), policy_id, rule_id)
+    return Response(status_code=204)

@@ -1,5 +1,85 @@
-"""Routes of this resource (to be filled in)."""
+"""/v2/lbaas/pools/{pool_id}/members (§2.4), including the batch update (PUT on the collection)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.exceptions import HTTPException
+
+from ostia.api.actions import member as actions
+from ostia.api.query import Listing, apply_fields, list_page
+from ostia.api.routes.deps import base_url, context, flag, query_params, services
+from ostia.api.schemas import member as schema
+from ostia.db.models import Member, Pool
 
 router = APIRouter()
+PATH = "/lbaas/pools/{pool_id}/members"
+
+LISTING = Listing(
+    collection="members",
+    columns={name: getattr(Member, name) for name in (
+        "id", "name", "project_id", "provisioning_status", "operating_status", "admin_state_up", "address",
+        "protocol_port", "weight", "backup", "subnet_id", "monitor_address", "monitor_port", "vnic_type",
+        "created_at", "updated_at")},
+    id_column=Member.id, created_column=Member.created_at, to_wire=schema.to_wire)
+
+
+def _parent_pool(request: Request, pool_id: str) -> Pool:
+    """Resolving the URL's pool is routing in Octavia: a missing one is a plain 404, not a fault body."""
+    with services(request).db.session() as session:
+        pool = session.get(Pool, pool_id)
+        if pool is None:
+            raise HTTPException(status_code=404, detail=f"Pool {pool_id} not found.")
+        return pool
+
+
+@router.get(PATH)
+def list_members(request: Request, pool_id: str) -> Any:
+    svc, ctx = services(request), context(request)
+    pool = _parent_pool(request, pool_id)
+    svc.policy.authorize(ctx, "member:get_all", pool.project_id)  # the pool's project, not the caller's
+    params = query_params(request)
+    params.pop("tenant_id", None)
+    with svc.db.session() as session:
+        body = list_page(session, select(Member).where(Member.pool_id == pool_id), LISTING, params,
+                         base_url(request, svc), svc.conf.api_settings.pagination_max_limit)
+    return JSONResponse(body)
+
+
+@router.post(PATH, status_code=201)
+def create_member(request: Request, pool_id: str, body: schema.MemberPOSTBody) -> dict[str, Any]:
+    _parent_pool(request, pool_id)
+    return {"member": actions.create(services(request), context(request), pool_id, body.member)}
+
+
+@router.put(PATH, status_code=202)
+def batch_update_members(request: Request, pool_id: str, body: schema.MembersBatchBody) -> Response:
+    _parent_pool(request, pool_id)
+    actions.batch_update(services(request), context(request), pool_id, body.members, flag(request, "additive_only"))
+    return Response(status_code=202)
+
+
+@router.get(PATH + "/{member_id}")
+def get_member(request: Request, pool_id: str, member_id: str) -> dict[str, Any]:
+    svc, ctx = services(request), context(request)
+    _parent_pool(request, pool_id)
+    with svc.db.session() as session:
+        member = actions.member_in_pool(session, pool_id, member_id)
+        svc.policy.authorize(ctx, "member:get_one", member.project_id)
+        return {"member": apply_fields(schema.to_wire(member), query_params(request))}
+
+
+@router.put(PATH + "/{member_id}")
+def update_member(request: Request, pool_id: str, member_id: str, body: schema.MemberPUTBody) -> dict[str, Any]:
+    _parent_pool(request, pool_id)
+    return {"member": actions.update(services(request), context(request), pool_id, member_id, body.member)}
+
+
+@router.delete(PATH + "/{member_id}", status_code=204)
+def delete_member(request: Request, pool_id: str, member_id: str) -> Response:
+    _parent_pool(request, pool_id)
+    actions.delete(services(request), context(request), pool_id, member_id)
+    return Response(status_code=204)

@@ -1,5 +1,66 @@
-"""Routes of this resource (to be filled in)."""
+"""/v2/lbaas/pools (§2.3)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from sqlalchemy.orm import lazyload, load_only, selectinload
+
+from ostia.api.actions import pool as actions
+from ostia.api.query import Listing, apply_fields
+from ostia.api.routes.deps import context, fetch, list_resource, query_params, services
+from ostia.api.schemas import pool as schema
+from ostia.db.models import HealthMonitor, L7Policy, Listener, Member, Pool
 
 router = APIRouter()
+
+LISTING = Listing(
+    collection="pools",
+    columns={**{name: getattr(Pool, name) for name in (
+        "id", "name", "description", "project_id", "provisioning_status", "operating_status", "admin_state_up",
+        "protocol", "lb_algorithm", "tls_enabled", "tls_container_ref", "ca_tls_container_ref", "crl_container_ref",
+        "tls_ciphers", "created_at", "updated_at")}, "loadbalancer_id": Pool.load_balancer_id},
+    id_column=Pool.id, created_column=Pool.created_at, to_wire=schema.to_wire)
+
+
+def _ids_only(relationship: Any, *columns: Any) -> Any:
+    """Eager-load a child collection with just what the wire form needs (ids), not the children's tags."""
+    target = relationship.property.mapper.class_
+    return selectinload(relationship).options(load_only(*columns), lazyload(target.tag_rows))
+
+
+LIST_OPTIONS = (
+    _ids_only(Pool.members, Member.id),
+    _ids_only(Pool.health_monitor, HealthMonitor.id),
+    _ids_only(Pool.default_of_listeners, Listener.id),
+    _ids_only(Pool.redirecting_l7policies, L7Policy.id, L7Policy.listener_id),
+)
+
+
+@router.get("/lbaas/pools")
+def list_pools(request: Request) -> dict[str, Any]:
+    return list_resource(request, select(Pool).options(*LIST_OPTIONS), LISTING, "pool", Pool.project_id)
+
+
+@router.post("/lbaas/pools", status_code=201)
+def create_pool(request: Request, body: schema.PoolPOSTBody) -> dict[str, Any]:
+    return {"pool": actions.create(services(request), context(request), body.pool)}
+
+
+@router.get("/lbaas/pools/{pool_id}")
+def get_pool(request: Request, pool_id: str) -> dict[str, Any]:
+    with fetch(request, Pool, pool_id, "Pool", "pool:get_one") as (_, pool):
+        return {"pool": apply_fields(schema.to_wire(pool), query_params(request))}
+
+
+@router.put("/lbaas/pools/{pool_id}")
+def update_pool(request: Request, pool_id: str, body: schema.PoolPUTBody) -> dict[str, Any]:
+    return {"pool": actions.update(services(request), context(request), pool_id, body.pool)}
+
+
+@router.delete("/lbaas/pools/{pool_id}", status_code=204)
+def delete_pool(request: Request, pool_id: str) -> Response:
+    actions.delete(services(request), context(request), pool_id)
+    return Response(status_code=204)

@@ -6,7 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from ostia.api.routes import identity
+
 router = APIRouter()
+router.include_router(identity.router)  # noauth single-endpoint mode: `<project>` look-ups land on the root
 
 VERSIONS = [
     ("v2.0", "2016-12-11T00:00:00Z"), ("v2.1", "2018-04-20T00:00:00Z"), ("v2.2", "2018-07-31T00:00:00Z"),

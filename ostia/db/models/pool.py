@@ -17,6 +17,8 @@ from ostia.db.models.base import (
 )
 
 if TYPE_CHECKING:
+    from ostia.db.models.l7 import L7Policy
+    from ostia.db.models.listener import Listener
     from ostia.db.models.load_balancer import LoadBalancer
 
 
@@ -38,6 +40,12 @@ class Pool(IdMixin, ProjectMixin, NamedMixin, DescribedMixin, StatusMixin, Times
     load_balancer: Mapped[LoadBalancer] = relationship(back_populates="pools")
     members: Mapped[list[Member]] = relationship(back_populates="pool", order_by="Member.created_at")
     health_monitor: Mapped[HealthMonitor | None] = relationship(back_populates="pool", uselist=False)
+    # Read-only views for the wire form (`listeners`) and the delete check: listeners using this pool as
+    # their default pool, and L7 policies redirecting to it.
+    default_of_listeners: Mapped[list[Listener]] = relationship(
+        primaryjoin="Listener.default_pool_id == Pool.id", viewonly=True, order_by="Listener.created_at")
+    redirecting_l7policies: Mapped[list[L7Policy]] = relationship(
+        primaryjoin="L7Policy.redirect_pool_id == Pool.id", viewonly=True, order_by="L7Policy.created_at")
 
 
 class Member(IdMixin, ProjectMixin, NamedMixin, StatusMixin, TimestampMixin, TaggedMixin, Base):

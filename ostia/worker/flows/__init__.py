@@ -10,7 +10,7 @@ from ostia.db.engine import Database
 from ostia.db.models import Job
 from ostia.domain import providers
 from ostia.drivers.registry import Drivers
-from ostia.worker.flows import children, load_balancer
+from ostia.worker.flows import amphora, children, load_balancer
 
 CHILD_KINDS = ("listener", "pool", "member", "health_monitor", "l7policy", "l7rule")
 
@@ -26,6 +26,9 @@ def build(job: Job, db: Database, drivers: Drivers, provider: str | None) -> tup
         builder = {"create": load_balancer.create, "update": load_balancer.update,
                    "delete": load_balancer.delete, "failover": load_balancer.failover}[op]
         return builder(db, drivers, real), store
+    if resource == "amphora":  # amphora API jobs: failover / config / delete of one amphora
+        store["amphora_id"] = payload["amphora_id"]
+        return amphora.build(op, db, drivers, spare=not lb_id), store
     if resource in CHILD_KINDS:
         ids = list(payload.get("ids", []))
         store.update(kind=resource, ids=ids, delete_ids=ids if op == "delete" else [])

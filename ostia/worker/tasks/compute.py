@@ -77,3 +77,106 @@ class DeleteAmphorae(OstiaTask):
             with self.db.session() as session:
                 session.execute(update(Amphora).where(Amphora.id == amp_id)
                                 .values(status=AmphoraStatus.DELETED, updated_at=utcnow()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# One amphora at a time: the amphora API's delete, failover and configuration jobs
+# (flows in ostia/worker/flows/amphora.py). Every task is safe to run again when a job is resumed.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _set_amphora(db: Any, amphora_id: str, **values: Any) -> None:
+    with db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amphora_id).values(updated_at=utcnow(), **values))
+
+
+class DeleteAmphora(OstiaTask):
+    """Stop one amphora's compute instance and mark it DELETED; on revert it is left ERROR."""
+
+    def execute(self, amphora_id: str) -> None:
+        with self.db.session() as session:
+            compute_id = session.scalar(select(Amphora.compute_id).where(Amphora.id == amphora_id))
+        if compute_id:
+            self.drivers.compute.delete(compute_id)
+        _set_amphora(self.db, amphora_id, status=AmphoraStatus.DELETED)
+
+    def revert(self, amphora_id: str, *args: Any, **kwargs: Any) -> None:
+        with self.db.session() as session:
+            session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.status != AmphoraStatus.DELETED)
+                            .values(status=AmphoraStatus.ERROR, updated_at=utcnow()))
+
+
+class CreateReplacementAmphora(OstiaTask):
+    """Build the amphora that takes a failed-over one's place: same load balancer, role and placement.
+
+    A resumed job finds the replacement it already started (a live amphora of the LB with that role).
+    Spares (no load balancer) are replaced by a new READY spare.
+    """
+
+    default_provides = "new_amphora_id"
+
+    def _find_or_add(self, lb_id: str, amphora_id: str) -> tuple[str, str | None]:
+        with self.db.session() as session:
+            old = session.get_one(Amphora, amphora_id)
+            if lb_id:
+                for amp in live_amphorae(session, lb_id):
+                    if amp.id != old.id and amp.role == old.role:
+                        return amp.id, amp.compute_id
+            new = Amphora(load_balancer_id=old.load_balancer_id, role=old.role, status=AmphoraStatus.BOOTING,
+                          cached_zone=old.cached_zone, vrrp_priority=old.vrrp_priority,
+                          vrrp_interface=old.vrrp_interface, vrrp_id=old.vrrp_id,
+                          compute_flavor=old.compute_flavor, image_id=old.image_id)
+            session.add(new)
+            session.flush()
+            return new.id, None
+
+    def execute(self, lb_id: str, amphora_id: str) -> str:
+        new_id, compute_id = self._find_or_add(lb_id, amphora_id)
+        if compute_id is None:
+            compute_id = self.drivers.compute.build(new_id, lb_id)
+            _set_amphora(self.db, new_id, compute_id=compute_id)
+        self.drivers.amphora.wait_ready(new_id)
+        _set_amphora(self.db, new_id, status=AmphoraStatus.ALLOCATED if lb_id else AmphoraStatus.READY)
+        LOG.info("lb=%s amp=%s replaced by amp=%s", lb_id or "-", amphora_id, new_id)
+        return new_id
+
+    def revert(self, lb_id: str, amphora_id: str, *args: Any, **kwargs: Any) -> None:
+        result = kwargs.get("result")
+        new_ids = [result] if isinstance(result, str) else []
+        if not new_ids and lb_id:
+            with self.db.session() as session:
+                old_role = session.scalar(select(Amphora.role).where(Amphora.id == amphora_id))
+                new_ids = [a.id for a in live_amphorae(session, lb_id) if a.role == old_role and a.id != amphora_id]
+        for new_id in new_ids:
+            with self.db.session() as session:
+                compute_id = session.scalar(select(Amphora.compute_id).where(Amphora.id == new_id))
+            try:
+                if compute_id:
+                    self.drivers.compute.delete(compute_id)
+            except Exception:  # revert never raises: log and go on
+                LOG.exception("lb=%s amp=%s could not delete compute instance", lb_id, new_id)
+            _set_amphora(self.db, new_id, status=AmphoraStatus.ERROR)
+
+
+class PlugReplacementAmphora(OstiaTask):
+    """Give only the new amphora the VIP and the member networks (the others already have them)."""
+
+    def execute(self, lb_id: str, new_amphora_id: str) -> None:
+        from ostia.db.models import Member, Pool
+        from ostia.worker.tasks.network import stored_vip  # imported here: network.py imports this module
+
+        with self.db.session() as session:
+            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
+            subnets = sorted({s for s in session.scalars(
+                select(Member.subnet_id).join(Pool).where(Pool.load_balancer_id == lb_id)) if s})
+        self.drivers.network.plug_vip(new_amphora_id, vip)
+        _set_amphora(self.db, new_amphora_id, ha_ip=vip.address, ha_port_id=vip.port_id)
+        self.drivers.network.plug_member_networks(new_amphora_id, subnets)
+
+
+class PushAmphoraConfig(OstiaTask):
+    """The amphora config API: apply the load balancer's configuration on that one amphora again."""
+
+    def execute(self, lb_id: str, amphora_id: str) -> None:
+        if lb_id:  # a spare serves nothing yet: there is no configuration to push
+            self.drivers.amphora.update(lb_id, [amphora_id])

@@ -1,0 +1,236 @@
+"""End-to-end harness: one real `ostia up` process per session, driven by the real clients.
+
+The server runs as a subprocess on a free port with its own state directory (SQLite, noop drivers), exactly
+as a user would start it. The CLI helper runs `.venv/bin/openstack --os-auth-type none --os-endpoint <url>`,
+the single-endpoint mode in which python-octaviaclient also sends its Networking look-ups to Ostia.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BIN = Path(sys.executable).parent
+OSTIA = BIN / "ostia"
+OPENSTACK = BIN / "openstack"
+START_TIMEOUT = 60.0
+CLI_TIMEOUT = 90.0  # `--wait` has no timeout of its own (osc_lib), so a stuck object must not hang the suite
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class OstiaServer:
+    url: str
+    port: int
+    state_dir: Path
+    log_path: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, chars: int = 6000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def http(self, method: str, path: str, body: Any = None, project: str | None = None) -> tuple[int, Any]:
+        """A plain HTTP call (set-up, clean-up and checks the clients do not show); returns (status, JSON)."""
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,  # noqa: S310 - loopback only
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        if project:
+            req.add_header("X-Project-Id", project)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+                status, raw = resp.status, resp.read()
+        except urllib.error.HTTPError as err:
+            status, raw = err.code, err.read()
+        try:
+            return status, json.loads(raw) if raw else None
+        except json.JSONDecodeError:
+            return status, raw.decode(errors="replace")
+
+    def get_json(self, path: str) -> Any:
+        status, body = self.http("GET", path)
+        assert status == 200, f"GET {path} -> {status}: {body}"
+        return body
+
+    def wait_for(self, path: str, key: str, status: str = "ACTIVE", timeout: float = 30.0) -> dict[str, Any]:
+        """Poll GET <path> until <key>.provisioning_status is `status` (fast; `--wait` sleeps 3 s a round)."""
+        deadline = time.monotonic() + timeout
+        seen: Any = None
+        while time.monotonic() < deadline:
+            code, seen = self.http("GET", path)
+            if code == 200 and seen[key]["provisioning_status"] == status:
+                return dict(seen[key])
+            if code == 200 and seen[key]["provisioning_status"] == "ERROR":
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"{path} did not reach {status}: {seen}\n{self.log_tail()}")
+
+    def wait_lb(self, lb_id: str, status: str = "ACTIVE") -> dict[str, Any]:
+        return self.wait_for(f"/v2/lbaas/loadbalancers/{lb_id}", "loadbalancer", status)
+
+    def wait_gone(self, path: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        code: int | None = None
+        while time.monotonic() < deadline:
+            code, _ = self.http("GET", path)
+            if code == 404:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{path} still answers {code} after {timeout}s")
+
+
+def _wait_until_up(server: OstiaServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            pytest.fail(f"ostia up exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            with urllib.request.urlopen(server.url + "/", timeout=2) as resp:  # noqa: S310
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"ostia up did not answer GET / within {START_TIMEOUT}s:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
+    state_dir = tmp_path_factory.mktemp("ostia-state")
+    port = free_port()
+    log_path = state_dir / "ostia-up.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}", "up"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    server = OstiaServer(f"http://127.0.0.1:{port}", port, state_dir, log_path, process)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+class CliError(AssertionError):
+    def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
+        self.returncode = proc.returncode
+        self.stdout = proc.stdout
+        self.stderr = proc.stderr
+        super().__init__(f"`{shlex.join(argv)}` exited with {proc.returncode}\n"
+                         f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+
+
+def client_env(home: Path) -> dict[str, str]:
+    """A clean environment: no OS_* variables or clouds.yaml of the caller leak into the clients."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(HOME=str(home), OS_CLIENT_CONFIG_FILE=str(home / "no-clouds.yaml"), PYTHONWARNINGS="ignore")
+    return env
+
+
+@dataclass
+class Cli:
+    """`openstack --os-auth-type none --os-endpoint <url> loadbalancer ...` with JSON output."""
+
+    server: OstiaServer
+    env: dict[str, str]
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", self.server.url, "loadbalancer", *args]
+
+    def run(self, *args: str, env: dict[str, str] | None = None, argv: list[str] | None = None,
+            ) -> subprocess.CompletedProcess[str]:
+        argv = argv or self.argv(args)
+        try:
+            return subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT, env=env or self.env,
+                                  stdin=subprocess.DEVNULL, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise AssertionError(f"`{shlex.join(argv)}` timed out after {CLI_TIMEOUT}s\n"
+                                 f"server log:\n{self.server.log_tail()}") from exc
+
+    def __call__(self, *args: str, **kw: Any) -> Any:
+        """Run a command that must succeed; parse its `-f json` output (None if it prints nothing)."""
+        explicit = kw.pop("argv", None)
+        argv = explicit or self.argv(args)
+        mode = kw.pop("mode", None) if explicit else _output_mode(args)
+        if mode == "format":
+            argv = [*argv, "-f", "json"]
+        proc = self.run(argv=argv, **kw)
+        if proc.returncode != 0:
+            raise CliError(argv, proc)
+        if mode is None:
+            return proc.stdout
+        try:
+            return json.loads(proc.stdout) if proc.stdout.strip() else None
+        except json.JSONDecodeError as exc:
+            raise CliError(argv, proc) from exc
+
+    def fails(self, *args: str) -> str:
+        """Run a command that must fail; return its stderr."""
+        proc = self.run(*args)
+        assert proc.returncode != 0, f"`loadbalancer {shlex.join(args)}` unexpectedly succeeded: {proc.stdout}"
+        return proc.stderr
+
+    def many(self, *commands: Sequence[str]) -> list[Any]:
+        """Run independent commands concurrently (each CLI start-up costs ~1 s of imports)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            return list(pool.map(lambda c: self(*c), commands))
+
+
+VERBS = ("create", "show", "list", "set", "unset", "delete", "failover", "configure", "reset")
+
+
+def _output_mode(args: Sequence[str]) -> str | None:
+    """"format": the command takes `-f json` (create/show/list); "json": it prints JSON by itself
+    (`status show`); None: it prints nothing (set/unset/delete/failover/configure)."""
+    words = list(args[:3])
+    verb = next((w for w in words if w in VERBS), None)
+    if words[:2] == ["status", "show"]:
+        return "json"
+    if words[:2] == ["quota", "set"]:  # the one ShowOne among the set commands
+        return "format"
+    return "format" if verb in ("create", "show", "list") else None
+
+
+@pytest.fixture(scope="session")
+def cli(ostia_server: OstiaServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    return Cli(ostia_server, client_env(tmp_path_factory.mktemp("cli-home")))
+
+
+@pytest.fixture(scope="session")
+def subnets(ostia_server: OstiaServer) -> dict[str, dict[str, Any]]:
+    """The embedded default networks, by subnet name, as Ostia's Networking view shows them."""
+    return {s["name"]: s for s in ostia_server.get_json("/v2.0/subnets")["subnets"]}
+
+
+@pytest.fixture(scope="session")
+def project() -> str:
+    """The project the e2e objects belong to. noauth clients send no project header, so creates name it:
+    `--project` (CLI, resolved through Ostia's identity view) or `project_id=` (SDK)."""
+    return uuid.uuid4().hex
