@@ -50,7 +50,8 @@ def _reason(err: dict[str, Any]) -> str:
         return f"Value should be lower or equal to {ctx.get('le')}"
     if kind in ("enum", "literal_error"):
         return f"Value should be one of: {ctx.get('expected', '')}".replace("'", "")
-    if kind == "string_too_long":
+    # A max_length placed after a BeforeValidator (Str255) reports `too_long` even for strings.
+    if kind == "string_too_long" or (kind == "too_long" and isinstance(err.get("input"), str)):
         return f"Value should have a maximum character requirement of {ctx.get('max_length')}"
     if kind == "string_too_short":
         return f"Value should have a minimum character requirement of {ctx.get('min_length')}"

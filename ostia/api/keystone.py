@@ -111,7 +111,7 @@ class KeystoneAuthMiddleware:
             return
         headers = [(k, v) for k, v in scope["headers"] if not _is_identity_header(k)]
         scope = dict(scope, headers=headers)
-        if scope["path"] in PUBLIC_PATHS:
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/healthcheck/"):
             await self.app(scope, receive, send)
             return
         environ = wsgi_environ(scope)

@@ -38,3 +38,6 @@ def list_opts() -> list[tuple[str | None, list[cfg.Opt]]]:
 def register_opts(conf: cfg.ConfigOpts) -> None:
     for group, options in list_opts():
         conf.register_opts(options, group=group)
+    # oslo.messaging defaults transport_url to "rabbit://" (a broker on localhost). Ours is unset: no
+    # transport_url means `ostia up` keeps its jobs in-process, and `ostia api`/`worker` refuse to start.
+    conf.set_default("transport_url", None)

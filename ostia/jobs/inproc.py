@@ -6,7 +6,7 @@ from typing import Protocol
 
 
 class Submitter(Protocol):
-    def submit(self, job_id: str) -> None: ...
+    def submit(self, job_id: str) -> object: ...
 
 
 class InProcessDispatcher:

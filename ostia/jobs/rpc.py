@@ -25,7 +25,7 @@ CAST_RETRIES = 1
 class Submitter(Protocol):
     name: str
 
-    def submit(self, job_id: str) -> None: ...
+    def submit(self, job_id: str) -> object: ...
 
 
 def _transport(conf: cfg.ConfigOpts) -> Any:

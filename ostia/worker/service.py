@@ -69,16 +69,19 @@ class Worker:
         for thread in self._threads:
             thread.join(timeout=5)
 
-    def submit(self, job_id: str) -> None:
+    def submit(self, job_id: str) -> bool:
+        """Queue a job (the claim decides later whether it runs here). False if already queued/running."""
         with self._lock:
             if self._closing.is_set() or job_id in self._active:
-                return
+                return False
             self._active.add(job_id)
         try:
             self._pool.submit(self.run_job, job_id)
         except RuntimeError:  # the pool shut down meanwhile: the job stays for another worker's sweep
             with self._lock:
                 self._active.discard(job_id)
+            return False
+        return True
 
     # -- one job ---------------------------------------------------------------------------------
     def run_job(self, job_id: str) -> None:
@@ -164,8 +167,10 @@ class Worker:
             except Exception:
                 LOG.exception("could not renew job leases")
                 continue
-            if kept < len(running):  # a lease lapsed (stalled process) and another worker took the job over
-                LOG.warning("lost the lease of %d of %d running jobs", len(running) - kept, len(running))
+            with self._lock:  # jobs that finished meanwhile were not renewed and are not lost
+                still = [job_id for job_id in running if job_id in self._running]
+            if kept < len(still):  # a lease lapsed (stalled process) and another worker took the job over
+                LOG.warning("lost the lease of %d of %d running jobs", len(still) - kept, len(still))
 
     def _sweep_loop(self) -> None:
         while not self._stop.wait(self.conf.jobs.sweep_interval):
@@ -182,8 +187,8 @@ class Worker:
             LOG.exception("job recovery sweep failed")
             return 0
         for job_id in ids:
-            LOG.info("job=%s recovered by %s", job_id, self.name)
-            self.submit(job_id)
+            if self.submit(job_id):
+                LOG.info("job=%s recovered by %s", job_id, self.name)
         return len(ids)
 
 

@@ -13,12 +13,12 @@ import shlex
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,13 +138,19 @@ def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServ
             process.wait(timeout=15)
 
 
+@dataclass
+class CliResult:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
 class CliError(AssertionError):
-    def __init__(self, argv: Sequence[str], proc: subprocess.CompletedProcess[str]) -> None:
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
-        super().__init__(f"`{shlex.join(argv)}` exited with {proc.returncode}\n"
-                         f"stdout: {proc.stdout[-3000:]}\nstderr: {proc.stderr[-3000:]}")
+    def __init__(self, result: CliResult) -> None:
+        self.result = result
+        super().__init__(f"`{shlex.join(result.argv)}` exited with {result.returncode}\n"
+                         f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}")
 
 
 def client_env(home: Path) -> dict[str, str]:
@@ -154,53 +160,97 @@ def client_env(home: Path) -> dict[str, str]:
     return env
 
 
+class ForkServer:
+    """tests/e2e/cli_forkserver.py: `openstackclient.shell.main(argv)` in a fresh fork per command."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_forkserver.py"))],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        assert self.process.stdout is not None
+        ready = self.process.stdout.readline()
+        assert json.loads(ready) == {"ready": True}, ready
+
+    def run(self, argv: list[str], env: dict[str, str], timeout: float) -> tuple[int, str, str, bool]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        with self._lock:
+            self.process.stdin.write(json.dumps({"argv": argv, "env": env, "timeout": timeout}) + "\n")
+            self.process.stdin.flush()
+            reply = json.loads(self.process.stdout.readline())
+        return int(reply["rc"]), reply["stdout"], reply["stderr"], bool(reply["timed_out"])
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
 @dataclass
 class Cli:
-    """`openstack --os-auth-type none --os-endpoint <url> loadbalancer ...` with JSON output."""
+    """`openstack --os-auth-type none --os-endpoint <url> loadbalancer ...` with JSON output.
+
+    Commands run through the fork server (the console script's own `main`, minus a second of imports per
+    command); `binary()` runs the installed `openstack` script itself.
+    """
 
     server: OstiaServer
     env: dict[str, str]
+    forks: ForkServer
 
     def argv(self, args: Sequence[str]) -> list[str]:
-        return [str(OPENSTACK), "--os-auth-type", "none", "--os-endpoint", self.server.url, "loadbalancer", *args]
+        return ["--os-auth-type", "none", "--os-endpoint", self.server.url, "loadbalancer", *args]
 
-    def run(self, *args: str, env: dict[str, str] | None = None, argv: list[str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-        argv = argv or self.argv(args)
+    def run(self, *args: str, env: dict[str, str] | None = None, output: str | None = "auto") -> CliResult:
+        argv = self.argv(args)
+        if output == "auto":
+            output = _output_mode(args)
+        if output == "format":
+            argv = [*argv, "-f", "json"]
+        rc, out, err, timed_out = self.forks.run(argv, env or self.env, CLI_TIMEOUT)
+        if timed_out:
+            raise AssertionError(f"`openstack {shlex.join(argv)}` timed out after {CLI_TIMEOUT}s\n"
+                                 f"server log:\n{self.server.log_tail()}")
+        return CliResult(["openstack", *argv], rc, out, err)
+
+    def binary(self, argv: Sequence[str], env: dict[str, str]) -> CliResult:
+        """The installed console script in a subprocess (proves the real entry point, costs ~1 s)."""
+        full = [str(OPENSTACK), *argv]
         try:
-            return subprocess.run(argv, capture_output=True, text=True, timeout=CLI_TIMEOUT, env=env or self.env,
+            proc = subprocess.run(full, capture_output=True, text=True, timeout=CLI_TIMEOUT, env=env,
                                   stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired as exc:
-            raise AssertionError(f"`{shlex.join(argv)}` timed out after {CLI_TIMEOUT}s\n"
-                                 f"server log:\n{self.server.log_tail()}") from exc
+            raise AssertionError(f"`{shlex.join(full)}` timed out after {CLI_TIMEOUT}s") from exc
+        return CliResult(full, proc.returncode, proc.stdout, proc.stderr)
 
-    def __call__(self, *args: str, **kw: Any) -> Any:
-        """Run a command that must succeed; parse its `-f json` output (None if it prints nothing)."""
-        explicit = kw.pop("argv", None)
-        argv = explicit or self.argv(args)
-        mode = kw.pop("mode", None) if explicit else _output_mode(args)
-        if mode == "format":
-            argv = [*argv, "-f", "json"]
-        proc = self.run(argv=argv, **kw)
-        if proc.returncode != 0:
-            raise CliError(argv, proc)
-        if mode is None:
-            return proc.stdout
-        try:
-            return json.loads(proc.stdout) if proc.stdout.strip() else None
-        except json.JSONDecodeError as exc:
-            raise CliError(argv, proc) from exc
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        """Run a command that must succeed; its JSON output parsed ("" for commands that print nothing)."""
+        mode = _output_mode(args)
+        result = self.run(*args, env=env)
+        return parse(result, mode)
 
     def fails(self, *args: str) -> str:
         """Run a command that must fail; return its stderr."""
-        proc = self.run(*args)
-        assert proc.returncode != 0, f"`loadbalancer {shlex.join(args)}` unexpectedly succeeded: {proc.stdout}"
-        return proc.stderr
+        result = self.run(*args)
+        assert result.returncode != 0, f"`{shlex.join(result.argv)}` unexpectedly succeeded: {result.stdout}"
+        return result.stderr
 
     def many(self, *commands: Sequence[str]) -> list[Any]:
-        """Run independent commands concurrently (each CLI start-up costs ~1 s of imports)."""
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            return list(pool.map(lambda c: self(*c), commands))
+        return [self(*c) for c in commands]
+
+
+def parse(result: CliResult, mode: str | None) -> Any:
+    if result.returncode != 0:
+        raise CliError(result)
+    if mode is None:
+        return result.stdout
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError as exc:
+        raise CliError(result) from exc
 
 
 VERBS = ("create", "show", "list", "set", "unset", "delete", "failover", "configure", "reset")
@@ -219,8 +269,12 @@ def _output_mode(args: Sequence[str]) -> str | None:
 
 
 @pytest.fixture(scope="session")
-def cli(ostia_server: OstiaServer, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    return Cli(ostia_server, client_env(tmp_path_factory.mktemp("cli-home")))
+def cli(ostia_server: OstiaServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
+    forks = ForkServer()
+    try:
+        yield Cli(ostia_server, client_env(tmp_path_factory.mktemp("cli-home")), forks)
+    finally:
+        forks.close()
 
 
 @pytest.fixture(scope="session")

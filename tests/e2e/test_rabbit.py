@@ -151,37 +151,58 @@ class Cluster:
         return "\n".join([f"jobs: {self.jobs()}", *(p.tail() for p in self.procs)])
 
     # -- API -------------------------------------------------------------------------------------
-    def create_lb(self, name: str) -> str:
+    def create_lb(self, name: str, **children: Any) -> str:
+        """A load balancer; `listeners=[...]` makes it a single-call create with its whole tree."""
         resp = self.http.post("/v2/lbaas/loadbalancers",
-                              json={"loadbalancer": {"name": name, "vip_subnet_id": PUBLIC_SUBNET}})
+                              json={"loadbalancer": {"name": name, "vip_subnet_id": PUBLIC_SUBNET, **children}})
         assert resp.status_code == 201, resp.text
         return str(resp.json()["loadbalancer"]["id"])
+
+    def create_member(self, pool_id: str, address: str) -> str:
+        resp = self.http.post(f"/v2/lbaas/pools/{pool_id}/members",
+                              json={"member": {"address": address, "protocol_port": 8080}})
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["member"]["id"])
 
     def delete_lb(self, lb_id: str) -> None:
         resp = self.http.delete(f"/v2/lbaas/loadbalancers/{lb_id}")
         assert resp.status_code == 204, resp.text
 
-    def status(self, lb_id: str) -> str:
-        """provisioning_status, or DELETED once the API answers 404."""
-        resp = self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}")
+    def tree(self, lb_id: str) -> dict[str, str]:
+        """provisioning_status of the LB and every object in its status tree, by id; {lb_id: DELETED} on 404."""
+        resp = self.http.get(f"/v2/lbaas/loadbalancers/{lb_id}/status")
         if resp.status_code == 404:
-            return "DELETED"
+            return {lb_id: "DELETED"}
         assert resp.status_code == 200, resp.text
-        return str(resp.json()["loadbalancer"]["provisioning_status"])
+        found: dict[str, str] = {}
+
+        def walk(node: Any) -> None:
+            if isinstance(node, dict):
+                if "id" in node and "provisioning_status" in node:
+                    found[node["id"]] = node["provisioning_status"]
+                for value in node.values():
+                    walk(value)
+            elif isinstance(node, list):
+                for value in node:
+                    walk(value)
+
+        walk(resp.json())
+        return found
 
     def statuses(self, lb_ids: list[str]) -> dict[str, str]:
-        return {lb_id: self.status(lb_id) for lb_id in lb_ids}
+        """Every object of these load balancers' trees."""
+        return {obj: status for lb_id in lb_ids for obj, status in self.tree(lb_id).items()}
 
     def wait_settled(self, lb_ids: list[str], timeout: float = SETTLE_TIMEOUT) -> dict[str, str]:
-        """Until no LB is PENDING_*; returns the final statuses."""
+        """Until no object of these trees is PENDING_*; returns the final statuses."""
         def settled() -> dict[str, str] | None:
             now = self.statuses(lb_ids)
             return None if any(s in PENDING for s in now.values()) else now
-        return dict(_wait("every load balancer to leave PENDING_*", settled, timeout, self.diagnose))
+        return dict(_wait("every object to leave PENDING_*", settled, timeout, self.diagnose))
 
     # -- job rows --------------------------------------------------------------------------------
     def jobs(self) -> dict[str, dict[str, Any]]:
-        """Job rows by load balancer id (tests here run one job per LB at a time)."""
+        """The latest job row of each load balancer, by its id (an LB runs one job at a time)."""
         with self.engine.connect() as conn:
             rows = conn.execute(text("SELECT load_balancer_id, kind, state, owner, attempts FROM job "
                                      "ORDER BY created_at")).mappings()
@@ -248,26 +269,46 @@ def test_api_and_worker_processes_share_jobs_over_rabbit(cluster: Cluster) -> No
     assert {owner_pid(j) for j in jobs.values()} == {worker.pid}
 
 
+def _full_tree(name: str) -> dict[str, Any]:
+    """Single-call create body: a listener whose default pool has two members."""
+    members = [{"address": f"192.0.2.{n}", "protocol_port": 8080} for n in (10, 11)]
+    return {"listeners": [{"name": f"{name}-listener", "protocol": "HTTP", "protocol_port": 80,
+                           "default_pool": {"name": f"{name}-pool", "protocol": "HTTP",
+                                            "lb_algorithm": "ROUND_ROBIN", "members": members}}]}
+
+
 @pytest.mark.parametrize("max_attempts", [3, 1], ids=["resumed", "reverted"])
 def test_worker_killed_mid_flow_leaves_nothing_pending(cluster: Cluster, max_attempts: int) -> None:
     cluster.start_api()
     first = cluster.start_worker("first", "jobs.sweep_interval=1")
     doomed = [cluster.create_lb(f"doomed{i}") for i in range(2)]
-    assert cluster.wait_settled(doomed, timeout=30) == dict.fromkeys(doomed, "ACTIVE")
+    parent = cluster.create_lb("parent", **_full_tree("parent"))
+    before = cluster.wait_settled([*doomed, parent], timeout=30)
+    assert set(before.values()) == {"ACTIVE"} and len(before) == 2 + 5, before  # parent: LB, L, P, 2 M
+    pool_id = cluster.http.get(f"/v2/lbaas/loadbalancers/{parent}").json()["loadbalancer"]["pools"][0]["id"]
     first.popen.terminate()  # a clean stop; the next worker is the slow one that gets killed
     first.popen.wait(timeout=20)
 
+    # In flight at once: LB creates (one with its whole tree), LB deletes, a member create.
     slow = cluster.start_worker("slow", *SLOW)
-    created = [cluster.create_lb(f"new{i}") for i in range(3)]
+    created = [cluster.create_lb(f"new{i}") for i in range(2)] + [cluster.create_lb("full", **_full_tree("full"))]
     for lb_id in doomed:
         cluster.delete_lb(lb_id)
-    everything = created + doomed
+    member = cluster.create_member(pool_id, "192.0.2.20")
+    everything = [*created, *doomed, parent]
     cluster.wait_claimed(everything, by=slow)
-    time.sleep(1.0)  # each flow is now inside its first driver call (1.5 s each, 4-6 per flow)
-    expected_pending = {**dict.fromkeys(created, "PENDING_CREATE"), **dict.fromkeys(doomed, "PENDING_DELETE")}
-    assert cluster.statuses(everything) == expected_pending
+    time.sleep(0.5)  # mid-flow: inside a driver call (1.5 s each, 2-6 per flow, so >= 3 s per flow)
+    trees = {lb_id: cluster.tree(lb_id) for lb_id in everything}
+    pending = {obj: status for tree in trees.values() for obj, status in tree.items()}
+    in_created = {obj for lb_id in created for obj in trees[lb_id]}
+    in_parent = set(trees[parent])
+    assert len(in_created) == 2 + 5  # two bare LBs, and full's LB, listener, pool, 2 members
+    assert {pending[obj] for obj in in_created} == {"PENDING_CREATE"}
+    assert [pending[lb_id] for lb_id in doomed] == ["PENDING_DELETE"] * 2
+    assert (pending[parent], pending[member]) == ("PENDING_UPDATE", "PENDING_CREATE")
+    assert in_parent == set(before) - set(doomed) | {member}
     cluster.sigkill(slow)
-    assert cluster.statuses(everything) == expected_pending  # nobody is left to move them
+    assert cluster.statuses(everything) == pending  # nobody is left to move them
 
     # A new worker process finds the lapsed leases and, within max_attempts, runs the flows again;
     # beyond it reverts them.
@@ -275,14 +316,18 @@ def test_worker_killed_mid_flow_leaves_nothing_pending(cluster: Cluster, max_att
     final = cluster.wait_settled(everything)
     jobs = cluster.jobs()
     if max_attempts > 1:
-        assert final == {**dict.fromkeys(created, "ACTIVE"), **dict.fromkeys(doomed, "DELETED")}
+        expected = {**dict.fromkeys(in_created, "ACTIVE"), **dict.fromkeys(doomed, "DELETED"),
+                    **dict.fromkeys(in_parent, "ACTIVE")}
         assert {i: jobs[i]["state"] for i in everything} == dict.fromkeys(everything, "DONE")
-    else:
-        assert final == dict.fromkeys(everything, "ERROR")
+    else:  # LB-level reverts: the tree goes ERROR; a child revert: the child ERROR, its parents ACTIVE
+        expected = {**dict.fromkeys(in_created, "ERROR"), **dict.fromkeys(doomed, "ERROR"),
+                    **dict.fromkeys(in_parent, "ACTIVE"), member: "ERROR"}
         assert {i: jobs[i]["state"] for i in everything} == dict.fromkeys(everything, "REVERTED")
+    assert final == expected
     assert {i: (owner_pid(jobs[i]), jobs[i]["attempts"]) for i in everything} == \
         dict.fromkeys(everything, (rescuer.pid, 2))
-    assert not [j for j in jobs.values() if j["state"] not in ("DONE", "REVERTED")]
+    with cluster.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM job WHERE state NOT IN ('DONE', 'REVERTED')")).scalar() == 0
 
 
 def test_surviving_worker_recovers_the_jobs_of_a_killed_one(cluster: Cluster) -> None:
@@ -300,7 +345,7 @@ def test_surviving_worker_recovers_the_jobs_of_a_killed_one(cluster: Cluster) ->
     victim = max(workers, key=lambda w: len(by_pid[w.pid]))
     survivor = next(w for w in workers if w is not victim)
     orphans = by_pid[victim.pid]
-    time.sleep(1.0)
+    time.sleep(1.0)  # mid-flow: an LB create makes 6 driver calls of 1.5 s
     assert cluster.statuses(lbs) == dict.fromkeys(lbs, "PENDING_CREATE")
     cluster.sigkill(victim)
 

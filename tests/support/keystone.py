@@ -232,7 +232,9 @@ def running_ostia(workdir: Path, auth_url: str, port: int) -> Iterator[str]:
     with log.open("wb") as out:
         proc = subprocess.Popen([str(ostia), "--state-dir", str(workdir / "state"), "--config-file", str(conf),
                                  "--set", "api_settings.auth_strategy=keystone",
-                                 "--set", f"api_settings.bind_port={port}", "up"],
+                                 "--set", f"api_settings.bind_port={port}",
+                                 # in-process jobs: a shared RabbitMQ would hand them to other servers
+                                 "--set", "transport_url=", "up"],
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         _wait_http(url + "/", proc, log)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from oslo_config import cfg
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ostia.api.actions.common import quota_limit
@@ -12,6 +13,8 @@ from ostia.api.schemas.quota import QuotaPUT
 from ostia.api.services import ApiServices
 from ostia.db.models import QUOTA_FIELDS, Quota
 from ostia.domain import errors
+
+MAX_PROJECT_ID = 255
 
 
 def defaults(conf: cfg.ConfigOpts) -> dict[str, int]:
@@ -47,7 +50,17 @@ def show_defaults(svc: ApiServices, ctx: RequestContext, project_id: str, action
 
 def update(svc: ApiServices, ctx: RequestContext, project_id: str, body: QuotaPUT) -> dict[str, int]:
     svc.policy.authorize(ctx, "quota:put", project_id)
+    if len(project_id) > MAX_PROJECT_ID:  # the column's size; a longer key would be a database error
+        raise errors.InvalidInput("project_id", project_id,
+                                  f"Value should have a maximum character requirement of {MAX_PROJECT_ID}")
     changes = body.changes()
+    try:
+        return _write(svc, project_id, changes)
+    except IntegrityError:  # a concurrent first PUT created the record meanwhile: update that one
+        return _write(svc, project_id, changes)
+
+
+def _write(svc: ApiServices, project_id: str, changes: dict[str, int | None]) -> dict[str, int]:
     with svc.db.session() as session:
         row = _row(session, project_id, lock=True)
         if row is None:
