@@ -18,6 +18,9 @@ RESERVED = {"fields", "sort", "sort_key", "sort_dir", "limit", "marker", "page_r
 TRUE_WORDS = {"true", "t", "yes", "y", "on", "1"}
 FALSE_WORDS = {"false", "f", "no", "n", "off", "0"}
 BAD_FILTER = "One or more arguments are either duplicate or invalid"
+# Octavia also accepts its data-model spelling of a filter (it checks names after translating them to the
+# data model); openstacksdk sends `load_balancer_id` when listing listeners.
+DATA_MODEL_NAMES = {"load_balancer_id": "loadbalancer_id", "enabled": "admin_state_up"}
 
 
 def parse_bool(value: str) -> bool | None:
@@ -53,14 +56,19 @@ def _coerce(column: ColumnElement[Any], raw: str) -> Any:
         return value
     if isinstance(ctype, Integer):
         try:
-            return int(raw)
+            number = int(raw)
         except ValueError:
             raise errors.BadRequest(BAD_FILTER) from None
+        if not -(2**63) <= number < 2**63:  # no DB column holds it (SQLite would not even bind it)
+            raise errors.BadRequest(BAD_FILTER)
+        return number
     if isinstance(ctype, Float):
         try:
             return float(raw)
         except ValueError:
             raise errors.BadRequest(BAD_FILTER) from None
+    if "\x00" in raw:  # PostgreSQL refuses NUL in text parameters
+        raise errors.BadRequest(BAD_FILTER)
     return raw
 
 
@@ -155,6 +163,8 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
     for key, values in params.items():
         if key in RESERVED:
             continue
+        if key not in listing.columns:
+            key = DATA_MODEL_NAMES.get(key, key)
         if key not in listing.columns or len(values) != 1:
             raise errors.BadRequest(BAD_FILTER)
         column = listing.columns[key]

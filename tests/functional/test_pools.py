@@ -229,8 +229,9 @@ def test_pools_on_listeners_and_l7_policies(api: Api) -> None:
     api.wait_lb(lb_id)
     assert api.get(f"{POOLS}/{target['id']}").json()["pool"]["listeners"] == [{"id": http}]
     listed = {p["id"]: p for p in api.get(f"{POOLS}?loadbalancer_id={lb_id}").json()["pools"]}
-    assert listed[target["id"]]["listeners"] == [{"id": http}] and listed[default["id"]]["listeners"] == [{"id": http}]
-    assert fault(api.delete(f"{POOLS}/{target['id']}"), 409) == f"Pool {target['id']} is in use by L7 policy {policy_id}"
+    assert listed[target["id"]]["listeners"] == listed[default["id"]]["listeners"] == [{"id": http}]
+    assert fault(api.delete(f"{POOLS}/{target['id']}"), 409) == \
+        f"Pool {target['id']} is in use by L7 policy {policy_id}"
 
     # Deleting the default pool detaches it from the listener.
     assert api.delete(f"{POOLS}/{default['id']}").status_code == 204
@@ -288,7 +289,8 @@ def test_pool_changes_on_a_busy_load_balancer(db_url: str, tmp_path_factory: pyt
         api.wait_lb(lb_id)
         assert api.get(f"{POOLS}/{pool_id}").json()["pool"]["provisioning_status"] == "ACTIVE"
 
-        change = [{"address": "10.0.0.1", "protocol_port": 80, "weight": 5}, {"address": "10.0.0.2", "protocol_port": 80}]
+        change = [{"address": "10.0.0.1", "protocol_port": 80, "weight": 5},
+                  {"address": "10.0.0.2", "protocol_port": 80}]
         assert api.put(members_path, {"members": change}).status_code == 202
         pending = {m["address"]: m["provisioning_status"] for m in api.get(members_path).json()["members"]}
         assert pending == {"10.0.0.1": "PENDING_UPDATE", "10.0.0.2": "PENDING_CREATE", "10.0.0.3": "PENDING_DELETE"}

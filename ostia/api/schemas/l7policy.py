@@ -8,16 +8,10 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from ostia.api.schemas import l7rule as l7rule_schema
 from ostia.api.schemas.common import common, ids, text
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, Str255, TagList, UuidStr
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, Str255, TagList, UuidStr, _only_str
 from ostia.db.models import L7Policy
 from ostia.domain import l7
 from ostia.domain.enums import L7PolicyAction
-
-
-def _only_str(value: Any) -> Any:
-    if value is not None and not isinstance(value, str):
-        raise ValueError("Value should be string")
-    return value
 
 
 def _url(value: str) -> str:

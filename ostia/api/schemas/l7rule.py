@@ -7,15 +7,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, Field
 
 from ostia.api.schemas.common import common
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, TagList
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, TagList, _only_str
 from ostia.db.models import L7Rule
 from ostia.domain.enums import L7RuleCompareType, L7RuleType
-
-
-def _only_str(value: Any) -> Any:
-    if value is not None and not isinstance(value, str):
-        raise ValueError("Value should be string")
-    return value
 
 
 # Keys and values end up in HAProxy ACLs: one line each, so no CR/LF.

@@ -8,17 +8,11 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from ostia.api.schemas import l7policy as l7policy_schema
 from ostia.api.schemas.common import common, ids, text
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr, _only_str
 from ostia.db.models import Listener
 from ostia.domain import tls
 from ostia.domain.enums import ClientAuthentication, ListenerProtocol
 from ostia.domain.listeners import MAX_TIMEOUT
-
-
-def _only_str(value: Any) -> Any:
-    if value is not None and not isinstance(value, str):
-        raise ValueError("Value should be string")
-    return value
 
 
 def _alpn(value: str) -> str:
@@ -28,11 +22,13 @@ def _alpn(value: str) -> str:
 
 
 Timeout = Annotated[int, Field(ge=0, le=MAX_TIMEOUT)]
-ConnectionLimit = Annotated[int, Field(ge=-1)]
+# The upper bounds are the DB integer's, so no request can overflow a column.
+MAX_INT = 2147483647
+ConnectionLimit = Annotated[int, Field(ge=-1, le=MAX_INT)]
 Ciphers = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048, pattern=tls.CIPHER_PATTERN)]
 TlsVersion = Annotated[str, BeforeValidator(_only_str), Field(max_length=32)]
 Alpn = Annotated[str, BeforeValidator(_only_str), AfterValidator(_alpn)]
-HstsMaxAge = Annotated[int, Field(ge=0)]
+HstsMaxAge = Annotated[int, Field(ge=0, le=MAX_INT)]
 
 
 class ListenerPOST(BaseModel):

@@ -41,6 +41,8 @@ def _null_is_false(value: Any) -> Any:
 def _only_str(value: Any) -> Any:
     if value is not None and not isinstance(value, str):
         raise ValueError("Value should be string")
+    if value is not None and "\x00" in value:  # PostgreSQL cannot store NUL in text: refuse it as bad input
+        raise ValueError("Value should not contain NUL characters")
     return value
 
 
