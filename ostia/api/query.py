@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, and_, exists, false, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ColumnProperty, Session
 
 from ostia.db.models import Tag
 from ostia.domain import errors
@@ -73,7 +73,10 @@ def _coerce(column: ColumnElement[Any], raw: str) -> Any:
 
 
 def _split(values: list[str]) -> list[str]:
-    return [part for v in values for part in v.split(",") if part]
+    parts = [part for v in values for part in v.split(",") if part]
+    if any("\x00" in part for part in parts):  # PostgreSQL refuses NUL in text parameters
+        raise errors.BadRequest(BAD_FILTER)
+    return parts
 
 
 def _tag_filters(stmt: Select[Any], id_column: ColumnElement[Any], params: Mapping[str, list[str]]) -> Select[Any]:
@@ -156,6 +159,14 @@ def _keyset(listing: Listing, sort: list[tuple[str, str]], marker_values: list[A
     return or_(*clauses)
 
 
+def _model_column(listing: Listing, key: str) -> Any | None:
+    """A stored attribute that is no wire field (e.g. `l7policy_id` of rules, which openstacksdk sends when
+    listing them): Octavia accepts any data-model attribute as a filter."""
+    model = getattr(listing.id_column, "class_", None)
+    attr = getattr(model, key, None) if model is not None and not key.startswith("_") else None
+    return attr if isinstance(getattr(attr, "property", None), ColumnProperty) else None
+
+
 def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Mapping[str, list[str]],
               base_url: str, max_limit: int, scope: Callable[[Select[Any]], Select[Any]] | None = None,
               ) -> dict[str, Any]:
@@ -165,9 +176,11 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
             continue
         if key not in listing.columns:
             key = DATA_MODEL_NAMES.get(key, key)
-        if key not in listing.columns or len(values) != 1:
+        column = listing.columns.get(key)
+        if column is None:
+            column = _model_column(listing, key)
+        if column is None or len(values) != 1:
             raise errors.BadRequest(BAD_FILTER)
-        column = listing.columns[key]
         raw = values[0]
         stmt = stmt.where(column.is_(None) if raw == "" and column.nullable else column == _coerce(column, raw))
     if listing.taggable:
@@ -179,6 +192,8 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
     limit = _limit(params, max_limit)
     reverse = parse_bool(params.get("page_reverse", ["false"])[-1]) or False
     marker = params.get("marker", [None])[-1]
+    if marker and "\x00" in marker:
+        raise errors.BadRequest(f"Supplied pagination marker '{marker}' is not valid.")
     if marker:
         cols = [_sort_column(listing, k) for k, _ in sort]
         row = session.execute(select(*cols).where(listing.id_column == marker)).first()

@@ -165,13 +165,14 @@ def test_sdk_children(conn: Any, ostia_server: OstiaServer, public_subnet: Any, 
                                       redirect_url="https://example.com/", name="pol1")
         active(conn, lb.id)
         assert lbs.find_l7_policy("pol1").id == policy.id
-        assert lbs.get_l7_policy(policy.id).redirect_http_code == 302
-        rule = lbs.create_l7_rule(policy, type="HOST_NAME", compare_type="EQUAL_TO", value="www.example.com")
+        raw = ostia_server.get_json(f"/v2/lbaas/l7policies/{policy.id}")["l7policy"]
+        assert (raw["redirect_url"], raw["redirect_http_code"]) == ("https://example.com/", 302)
+        rule = lbs.create_l7_rule(policy, type="HOST_NAME", compare_type="EQUAL_TO", rule_value="www.example.com")
         active(conn, lb.id)
         assert lbs.find_l7_rule(rule.id, policy).id == rule.id
-        lbs.update_l7_rule(rule, policy, value="api.example.com")
+        lbs.update_l7_rule(rule, policy, rule_value="api.example.com")
         active(conn, lb.id)
-        assert lbs.get_l7_rule(rule.id, policy).value == "api.example.com"
+        assert lbs.get_l7_rule(rule.id, policy).rule_value == "api.example.com"
         assert [r.id for r in lbs.l7_rules(policy)] == [rule.id]
         lbs.update_l7_policy(policy, action="REJECT")
         active(conn, lb.id)
@@ -240,11 +241,12 @@ def test_sdk_catalog_and_amphorae(conn: Any, ostia_server: OstiaServer, public_s
     assert "loadbalancer_topology" in caps
     assert [c.name for c in lbs.provider_flavor_capabilities("amphora", name="compute_flavor")] == ["compute_flavor"]
 
-    fp = lbs.create_flavor_profile(name=unique("fp"), provider_name="amphora",
+    fp_name = unique("fp")
+    fp = lbs.create_flavor_profile(name=fp_name, provider_name="amphora",
                                    flavor_data='{"loadbalancer_topology": "SINGLE"}')
-    assert lbs.find_flavor_profile(fp.name).id == fp.id
-    lbs.update_flavor_profile(fp, name=fp.name + "x")
-    assert lbs.get_flavor_profile(fp.id).name == fp.name + "x"
+    assert lbs.find_flavor_profile(fp_name).id == fp.id
+    lbs.update_flavor_profile(fp, name=fp_name + "x")
+    assert lbs.get_flavor_profile(fp.id).name == fp_name + "x"
     assert fp.id in {x.id for x in lbs.flavor_profiles()}
     flavor = lbs.create_flavor(name=unique("flavor"), flavor_profile_id=fp.id, is_enabled=True)
     assert lbs.find_flavor(flavor.name).id == flavor.id
@@ -252,14 +254,15 @@ def test_sdk_catalog_and_amphorae(conn: Any, ostia_server: OstiaServer, public_s
     assert lbs.get_flavor(flavor.id).description == "sdk"
     assert flavor.id in {x.id for x in lbs.flavors()}
 
-    azp = lbs.create_availability_zone_profile(name=unique("azp"), provider_name="amphora",
+    azp_name = unique("azp")
+    azp = lbs.create_availability_zone_profile(name=azp_name, provider_name="amphora",
                                                availability_zone_data='{"compute_zone": "nova"}')
-    assert lbs.find_availability_zone_profile(azp.name).id == azp.id
-    lbs.update_availability_zone_profile(azp, name=azp.name + "x")
-    assert lbs.get_availability_zone_profile(azp.id).name == azp.name + "x"
+    assert lbs.find_availability_zone_profile(azp_name).id == azp.id
+    lbs.update_availability_zone_profile(azp, name=azp_name + "x")
+    assert lbs.get_availability_zone_profile(azp.id).name == azp_name + "x"
     az = lbs.create_availability_zone(name=unique("az"), availability_zone_profile_id=azp.id)
     assert lbs.get_availability_zone(az.name).availability_zone_profile_id == azp.id
-    lbs.update_availability_zone(az, description="sdk az")
+    lbs.update_availability_zone(az.name, description="sdk az")  # the SDK's AZ has no id: pass the name
     assert lbs.find_availability_zone(az.name).description == "sdk az"
     assert az.name in {x.name for x in lbs.availability_zones()}
 
@@ -276,7 +279,7 @@ def test_sdk_catalog_and_amphorae(conn: Any, ostia_server: OstiaServer, public_s
 
     lbs.delete_flavor(flavor)
     lbs.delete_flavor_profile(fp)
-    lbs.delete_availability_zone(az)
+    lbs.delete_availability_zone(az.name)
     lbs.delete_availability_zone_profile(azp)
     assert lbs.find_flavor(flavor.id) is None and lbs.find_flavor_profile(fp.id) is None
     assert lbs.find_availability_zone(az.name) is None and lbs.find_availability_zone_profile(azp.id) is None

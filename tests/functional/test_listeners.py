@@ -324,18 +324,28 @@ def test_listing_filters_sort_and_pagination(api: Api, controller: Any) -> None:
         ids["a"], ids["b"], ids["c"]]
 
 
+def add_active_lb(controller: Any) -> str:
+    """An ACTIVE amphora LB row straight in the DB (its create flow would sleep in every noop call)."""
+    with controller.db.session() as session:
+        lb = LoadBalancer(project_id="p1", provisioning_status="ACTIVE", operating_status="ONLINE",
+                          provider="amphora", vip_address="198.51.100.7",
+                          vip_subnet_id="d05a7bde-cca3-5925-ad49-7a8b3df07363")
+        session.add(lb)
+        session.flush()
+        return lb.id
+
+
 @pytest.fixture
 def slow_api(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Any]]:
-    """A controller whose noop drivers sleep, so a child change keeps its LB PENDING_UPDATE for a while."""
+    """A controller whose noop drivers sleep 1 s per call: a child change keeps its LB PENDING_UPDATE that long."""
     with running_controller(db_url, str(tmp_path_factory.mktemp("state")),
-                            controller_worker={"noop_task_delay": 0.5}) as ctl, TestClient(ctl.app) as client:
+                            controller_worker={"noop_task_delay": 1.0}) as ctl, TestClient(ctl.app) as client:
         yield Api(client), ctl
 
 
 def test_pending_load_balancer_is_immutable(slow_api: tuple[Api, Any]) -> None:
     api, controller = slow_api
-    lb = api.create_lb()
-    lb_id = lb["id"]
+    lb_id = add_active_lb(controller)
     resp = post_listener(api, lb_id, protocol="HTTP", protocol_port=80)
     assert resp.status_code == 201, resp.text
     lid = resp.json()["listener"]["id"]

@@ -6,8 +6,11 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
+from fastapi.testclient import TestClient
+
 from tests.functional.test_pools import ZERO, create_pool, fault
-from tests.support.controller import Api
+from tests.support.controller import Api, running_controller
 
 
 def members_of(api: Api, pool_id: str, query: str = "") -> list[dict[str, Any]]:
@@ -106,8 +109,18 @@ def test_member_lifecycle_and_validation(api: Api) -> None:
     assert sorted(m["protocol_port"] for m in members_of(api, pool["id"])) == [90, 8080]
 
 
+def sriov_flavor(api: Api) -> str:
+    resp = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
+        "name": "sriov", "provider_name": "amphora", "flavor_data": '{"allow_member_sriov": true}'}})
+    assert resp.status_code == 201, resp.text
+    resp = api.post("/v2/lbaas/flavors", {"flavor": {"name": "sriov",
+                                                     "flavor_profile_id": resp.json()["flavorprofile"]["id"]}})
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["flavor"]["id"])
+
+
 def test_batch_update_semantics(api: Api) -> None:
-    lb = api.create_lb()
+    lb = api.create_lb(flavor_id=sriov_flavor(api))
     pool = create_pool(api, lb["id"])
     path = f"/v2/lbaas/pools/{pool['id']}/members"
 
@@ -115,7 +128,7 @@ def test_batch_update_semantics(api: Api) -> None:
         return api.put(f"{path}{query}", {"members": members})
 
     first = [{"address": "10.0.0.1", "protocol_port": 80, "name": "a", "weight": 5, "tags": ["x"]},
-             {"address": "10.0.0.2", "protocol_port": 80, "backup": True},
+             {"address": "10.0.0.2", "protocol_port": 80, "backup": True, "request_sriov": True},
              {"address": "10.0.0.3", "protocol_port": 80, "monitor_port": 9000}]
     resp = batch(first)
     assert resp.status_code == 202 and resp.content == b""
@@ -124,6 +137,9 @@ def test_batch_update_semantics(api: Api) -> None:
     assert [m["address"] for m in members] == ["10.0.0.1", "10.0.0.2", "10.0.0.3"]  # request order
     assert {(m["provisioning_status"], m["operating_status"]) for m in members} == {("ACTIVE", "NO_MONITOR")}
     before = by_address(members)
+    # The flavor allows SR-IOV member ports; `request_sriov` itself is not echoed.
+    assert [m["vnic_type"] for m in members] == ["normal", "direct", "normal"]
+    assert "request_sriov" not in members[1]
 
     # Matched members are updated, omitted POST fields reset to defaults (name/tags left alone), unmatched
     # members deleted, new ones created; an unchanged match is not touched at all.
@@ -141,17 +157,21 @@ def test_batch_update_semantics(api: Api) -> None:
 
     # additive_only: nothing is deleted; name/tags given on a match are applied.
     resp = batch([{"address": "10.0.0.5", "protocol_port": 81},
-                  {"address": "10.0.0.1", "protocol_port": 80, "name": "renamed", "tags": ["y", "z"]}],
+                  {"address": "10.0.0.1", "protocol_port": 80, "name": "renamed", "tags": ["y", "z"]},
+                  {"address": "10.0.0.4", "protocol_port": 80, "weight": 9, "admin_state_up": False}],
                  "?additive_only=true")
     assert resp.status_code == 202
     api.wait_lb(lb["id"])
     now = by_address(members_of(api, pool["id"]))
     assert sorted(now) == [("10.0.0.1", 80), ("10.0.0.2", 80), ("10.0.0.4", 80), ("10.0.0.5", 81)]
     assert (now[("10.0.0.1", 80)]["name"], sorted(now[("10.0.0.1", 80)]["tags"])) == ("renamed", ["y", "z"])
+    four = now[("10.0.0.4", 80)]
+    assert (four["weight"], four["admin_state_up"], four["name"]) == (9, False, "d")
 
     # An empty diff answers 202 and changes nothing: no job, the LB never leaves ACTIVE.
     lb_before = api.wait_lb(lb["id"])
-    same = [{"address": a, "protocol_port": p, **({"backup": True} if a == "10.0.0.2" else {})} for a, p in now]
+    extra = {"10.0.0.2": {"backup": True}, "10.0.0.4": {"weight": 9, "admin_state_up": False}}
+    same = [{"address": a, "protocol_port": p, **extra.get(a, {})} for a, p in now]
     assert batch(same).status_code == 202
     assert batch([], "?additive_only=1").status_code == 202
     lb_after = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
@@ -222,3 +242,49 @@ def test_large_batch_and_member_listing(api: Api) -> None:
     assert time.perf_counter() - start < 3.0
     api.wait_lb(lb["id"])
     assert {m["weight"] for m in api.get(f"{path}?limit=1000").json()["members"]} == {7}
+
+
+def test_quotas_and_policy_for_pools_members_and_monitors(db_url: str,
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    """auth_strategy=testing: roles from X-Roles, policy and quotas enforced (batch quota = net increase)."""
+    quotas = {"default_pool_quota": 1, "default_member_quota": 2, "default_health_monitor_quota": 0}
+    with running_controller(db_url, str(tmp_path_factory.mktemp("state")), api_settings={"auth_strategy": "testing"},
+                            quotas=quotas) as ctl, TestClient(ctl.app) as client:
+        def caller(project: str, *roles: str) -> Api:
+            api = Api(client, project)
+            api.headers["X-Roles"] = ",".join(roles)
+            return api
+
+        owner, reader, stranger = caller("p1", "member"), caller("p1", "reader"), caller("p2", "member")
+        lb = owner.create_lb()
+        denied = "Policy does not allow this request to be performed."
+        body = {"pool": {"loadbalancer_id": lb["id"], "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}}
+        assert fault(stranger.post("/v2/lbaas/pools", body), 403) == denied
+        assert fault(reader.post("/v2/lbaas/pools", body), 403) == denied
+        pool = create_pool(owner, lb["id"])
+        assert fault(owner.post("/v2/lbaas/pools", body), 403) == "Quota has been met for resources: Pool"
+        assert reader.get(f"/v2/lbaas/pools/{pool['id']}").status_code == 200
+        assert fault(stranger.get(f"/v2/lbaas/pools/{pool['id']}"), 403) == denied
+        assert stranger.get("/v2/lbaas/pools").json()["pools"] == []
+        assert [p["id"] for p in reader.get("/v2/lbaas/pools").json()["pools"]] == [pool["id"]]
+
+        path = f"/v2/lbaas/pools/{pool['id']}/members"
+        three = [{"address": f"10.0.0.{i}", "protocol_port": 80} for i in (1, 2, 3)]
+        assert fault(reader.put(path, {"members": three[:1]}), 403) == denied
+        assert fault(owner.put(path, {"members": three}), 403) == "Quota has been met for resources: Member"
+        assert owner.put(path, {"members": three[:2]}).status_code == 202
+        owner.wait_lb(lb["id"])
+        assert fault(owner.put(f"{path}?additive_only=true", {"members": three[2:]}), 403) == \
+            "Quota has been met for resources: Member"
+        # Swapping one member for another is no net increase.
+        assert owner.put(path, {"members": three[1:]}).status_code == 202
+        owner.wait_lb(lb["id"])
+        assert sorted(m["address"] for m in reader.get(path).json()["members"]) == ["10.0.0.2", "10.0.0.3"]
+        assert fault(stranger.get(path), 403) == denied
+        assert fault(reader.post(path, {"member": three[0]}), 403) == denied
+        assert fault(owner.post(path, {"member": three[0]}), 403) == "Quota has been met for resources: Member"
+
+        hm = {"healthmonitor": {"pool_id": pool["id"], "type": "TCP", "delay": 3, "timeout": 2, "max_retries": 2}}
+        assert fault(stranger.post("/v2/lbaas/healthmonitors", hm), 403) == denied
+        assert fault(owner.post("/v2/lbaas/healthmonitors", hm), 403) == \
+            "Quota has been met for resources: Health Monitor"

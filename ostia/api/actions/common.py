@@ -41,6 +41,8 @@ QUOTA_RESOURCES: dict[str, tuple[Any, str]] = {
 
 
 def get_or_404(session: Session, model: type[T], ident: str, label: str, lock: bool = False) -> T:
+    if "\x00" in ident:  # no id holds NUL, and PostgreSQL would refuse the query parameter
+        raise errors.NotFound(label, ident)
     stmt = select(model).where(model.id == ident)  # type: ignore[attr-defined]
     if model is LoadBalancer:
         stmt = stmt.where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)

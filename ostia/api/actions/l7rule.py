@@ -58,8 +58,8 @@ def locked_policy(session: Session, policy_id: str) -> tuple[L7Policy, Listener,
 
 def rule_of(session: Session, policy: L7Policy, rule_id: str) -> L7Rule:
     """The rule, reached through its own policy only (another policy's id in the URL is a 404)."""
-    rule = session.get(L7Rule, rule_id)
-    if rule is None or rule.l7policy_id != policy.id:
+    rule = common.get_or_404(session, L7Rule, rule_id, "L7 Rule")
+    if rule.l7policy_id != policy.id:
         raise errors.NotFound("L7 Rule", rule_id)
     return rule
 

@@ -62,7 +62,7 @@ def _check_port_free(session: Session, lb: LoadBalancer, protocol: str, port: in
 def _vips(session: Session, lb: LoadBalancer) -> list[tuple[str, int]]:
     """The LB's VIP addresses with their IP versions; the VIP subnets' CIDRs while none is allocated yet."""
     addresses = [lb.vip_address, *(v.ip_address for v in lb.additional_vips)]
-    known = [(a, ipaddress.ip_address(a).version) for a in addresses if a]
+    known: list[tuple[str, int]] = [(a, ipaddress.ip_address(a).version) for a in addresses if a]
     if known:
         return known
     subnet_ids = [lb.vip_subnet_id, *(v.subnet_id for v in lb.additional_vips)]
