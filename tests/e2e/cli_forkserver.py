@@ -33,8 +33,10 @@ def _child(argv: list[str], env: dict[str, str], out_path: str, err_path: str) -
     try:
         os.environ.clear()
         os.environ.update(env)
-        for fd, path in ((1, out_path), (2, err_path)):
-            target = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        # fd 0 is the server's request pipe: the child must never read it
+        for fd, path, flags in ((0, os.devnull, os.O_RDONLY), (1, out_path, os.O_WRONLY | os.O_TRUNC),
+                                (2, err_path, os.O_WRONLY | os.O_TRUNC)):
+            target = os.open(path, flags)
             os.dup2(target, fd)
             os.close(target)
         sys.stdin = open(os.devnull)  # noqa: SIM115 - lives as long as the child

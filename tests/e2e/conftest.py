@@ -1,8 +1,11 @@
 """End-to-end harness: one real `ostia up` process per session, driven by the real clients.
 
 The server runs as a subprocess on a free port with its own state directory (SQLite, noop drivers), exactly
-as a user would start it. The CLI helper runs `.venv/bin/openstack --os-auth-type none --os-endpoint <url>`,
-the single-endpoint mode in which python-octaviaclient also sends its Networking look-ups to Ostia.
+as a user would start it, and is killed at teardown. The CLI helper runs `openstack --os-auth-type none
+--os-endpoint <url> loadbalancer ... -f json`, the single-endpoint mode in which python-octaviaclient also
+sends its Networking (and `<project>`) look-ups to Ostia. Commands run in forks of a process that imported the
+client once (cli_forkserver.py) because each fresh `openstack` start costs a second of imports; `Cli.binary`
+runs the installed script itself.
 """
 
 from __future__ import annotations
@@ -166,7 +169,8 @@ class ForkServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_forkserver.py"))],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+                                        env=dict(os.environ, PYTHONWARNINGS="ignore"))
         assert self.process.stdout is not None
         ready = self.process.stdout.readline()
         assert json.loads(ready) == {"ready": True}, ready

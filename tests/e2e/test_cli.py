@@ -243,6 +243,12 @@ def test_pool_member_and_health_monitor_commands(cli: Cli, ostia_server: OstiaSe
     assert hm["id"] in ids(hms) and hm_shown["id"] == hm["id"]
     assert pool_shown["healthmonitor_id"] == hm["id"]
     assert ref_ids(pool_shown["members"]) == {m1["id"], m2["id"]}
+    # the status tree: listener → pool → health_monitor and members
+    tree = cli("status", "show", lb_id)["loadbalancer"]
+    [lsn_tree] = [x for x in tree["listeners"] if x["id"] == listener["id"]]
+    [pool_tree] = lsn_tree["pools"]
+    assert (pool_tree["id"], pool_tree["health_monitor"]["id"]) == (pool["id"], hm["id"])
+    assert {m["id"]: m["address"] for m in pool_tree["members"]} == {m1["id"]: "192.0.2.10", m2["id"]: "192.0.2.11"}
 
     cli("healthmonitor", "set", "--delay", "10", "--max-retries-down", "5", "--http-method", "HEAD",
         "--expected-codes", "200,204", "--name", "hm2", "hm1")
@@ -496,6 +502,9 @@ def test_amphora_commands(cli: Cli, ostia_server: OstiaServer, tree_lb: dict[str
     amp_id = mine[0]["id"]
     amp = cli("amphora", "show", amp_id)
     assert (amp["id"], amp["loadbalancer_id"]) == (amp_id, lb_id)
+    assert amp["status"] == "ALLOCATED" and amp["role"] == "STANDALONE"  # SINGLE topology
+    # only an amphora in ERROR may be deleted
+    assert f"{amp_id} is immutable" in cli.fails("amphora", "delete", amp_id)
 
     # noop drivers send no heartbeats, so there are no statistics rows yet: Octavia's 404
     assert f"Amphora stats for {amp_id} not found." in cli.fails("amphora", "stats", "show", amp_id)

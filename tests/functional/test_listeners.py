@@ -378,7 +378,44 @@ def test_pending_load_balancer_is_immutable(slow_api: tuple[Api, Any]) -> None:
     assert api.get(f"/v2/lbaas/l7policies/{pid}").json()["l7policy"]["provisioning_status"] == "PENDING_UPDATE"
     assert api.get(f"{LISTENERS}/{lid}").json()["listener"]["provisioning_status"] == "PENDING_UPDATE"
     api.wait_lb(lb_id)
+    # Deletes: the object PENDING_DELETE, its parents PENDING_UPDATE, then gone.
+    rid = resp.json()["rule"]["id"]
+    assert api.delete(f"/v2/lbaas/l7policies/{pid}/rules/{rid}").status_code == 204
+    assert api.get(f"/v2/lbaas/l7policies/{pid}/rules/{rid}").json()["rule"]["provisioning_status"] == \
+        "PENDING_DELETE"
+    assert api.get(f"/v2/lbaas/l7policies/{pid}").json()["l7policy"]["provisioning_status"] == "PENDING_UPDATE"
+    api.wait_lb(lb_id)
+    assert api.delete(f"/v2/lbaas/l7policies/{pid}").status_code == 204
+    assert api.get(f"/v2/lbaas/l7policies/{pid}").json()["l7policy"]["provisioning_status"] == "PENDING_DELETE"
+    assert api.get(f"{LISTENERS}/{lid}").json()["listener"]["provisioning_status"] == "PENDING_UPDATE"
+    api.wait_lb(lb_id)
+    assert api.delete(f"{LISTENERS}/{lid}").status_code == 204
+    assert api.get(f"{LISTENERS}/{lid}").json()["listener"]["provisioning_status"] == "PENDING_DELETE"
+    assert api.get(f"{LBS}/{lb_id}").json()["loadbalancer"]["provisioning_status"] == "PENDING_UPDATE"
+    api.wait_lb(lb_id)
+    assert api.get(f"{LISTENERS}/{lid}").status_code == 404
+    lid = create_listener(api, lb_id, protocol="HTTP", protocol_port=80)["id"]
     # An LB in ERROR refuses child changes the same way.
     with controller.db.session() as session:
         session.get_one(LoadBalancer, lb_id).provisioning_status = "ERROR"
     assert fault(api.put(f"{LISTENERS}/{lid}", {"listener": {"name": "x"}})) == immutable
+
+
+def test_protocols_disabled_by_configuration(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`allow_tls_terminated_listeners` / `allow_prometheus_listeners` off: 400 (config, not the DB: SQLite only)."""
+    settings = {"allow_tls_terminated_listeners": False, "allow_prometheus_listeners": False,
+                "tls_cipher_prohibit_list": "RC4-MD5:DES-CBC3-SHA", "minimum_tls_version": "TLSv1.2"}
+    with running_controller(sqlite_url, str(tmp_path_factory.mktemp("state")), api_settings=settings) as ctl, \
+            TestClient(ctl.app) as client:
+        api = Api(client)
+        lb_id = add_active_lb(ctl)
+        https = {"protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "c"}
+        assert fault(post_listener(api, lb_id, **https)) == (
+            400, "The selected protocol is not allowed in this deployment: TERMINATED_HTTPS")
+        assert fault(post_listener(api, lb_id, protocol="PROMETHEUS", protocol_port=9100)) == (
+            400, "The selected protocol is not allowed in this deployment: PROMETHEUS")
+        lid = create_listener(api, lb_id, protocol="HTTP", protocol_port=80)["id"]
+        assert fault(api.put(f"{LISTENERS}/{lid}", {"listener": {"tls_versions": ["TLSv1.1", "TLSv1.3"]}})) == (
+            400, "Validation failure: Requested TLS versions are less than the minimum: TLSv1.1 < TLSv1.2")
+        assert fault(api.put(f"{LISTENERS}/{lid}", {"listener": {"tls_ciphers": "HIGH:RC4-MD5"}})) == (
+            400, "Validation failure: The following ciphers have been prohibited by an administrator: RC4-MD5")

@@ -122,10 +122,9 @@ def create(svc: ApiServices, ctx: RequestContext, body: L7PolicyPOST) -> tuple[s
     return policy.id, wire
 
 
-def locked_policy(session: Session, policy_id: str, label: str = "L7 Policy",
-                  ) -> tuple[L7Policy, Listener, LoadBalancer]:
+def locked_policy(session: Session, policy_id: str) -> tuple[L7Policy, Listener, LoadBalancer]:
     """The policy, its listener and its row-locked LB, read under that lock."""
-    policy = common.get_or_404(session, L7Policy, policy_id, label)
+    policy = common.get_or_404(session, L7Policy, policy_id, "L7 Policy")
     listener = session.get_one(Listener, policy.listener_id)
     lb = lock_tree(session, listener.load_balancer_id)
     session.refresh(policy)

@@ -34,6 +34,14 @@ def rendered(session: Session, row: Any, to_wire: Callable[[Any], dict[str, Any]
     return to_wire(row)
 
 
+def rendered_pool(session: Session, pool: Pool) -> dict[str, Any]:
+    """A pool's wire form read back with its children by id only (it may have thousands of members)."""
+    session.flush()
+    fresh = session.scalars(select(Pool).options(*schema.WIRE_OPTIONS).where(Pool.id == pool.id)
+                            .execution_options(populate_existing=True)).one()
+    return schema.to_wire(fresh)
+
+
 def load_for_change(session: Session, pool_id: str) -> tuple[Pool, LoadBalancer]:
     """The pool (404) and its load balancer, row-locked; the pool is re-read under the lock."""
     pool = common.get_or_404(session, Pool, pool_id, "Pool")
@@ -122,7 +130,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: PoolPOST) -> dict[str, A
         pool = new_pool(svc, ctx, session, lb, body, listener)
         common.mark([lb, *([listener] if listener is not None else [])], ProvisioningStatus.PENDING_UPDATE)
         job_id = common.create_job(session, "pool.create", lb.id, ids=[pool.id])
-        wire = rendered(session, pool, schema.to_wire)
+        wire = rendered_pool(session, pool)
     svc.dispatcher.dispatch(job_id)
     return wire
 
@@ -151,7 +159,7 @@ def update(svc: ApiServices, ctx: RequestContext, pool_id: str, body: PoolPUT) -
         common.set_tags(session, pool.id, changes.get("tags"))
         common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
         job_id = common.create_job(session, "pool.update", lb.id, ids=[pool.id])
-        wire = rendered(session, pool, schema.to_wire)
+        wire = rendered_pool(session, pool)
     svc.dispatcher.dispatch(job_id)
     return wire
 

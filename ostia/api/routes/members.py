@@ -42,7 +42,8 @@ def list_members(request: Request, pool_id: str) -> Any:
     pool = _parent_pool(request, pool_id)
     svc.policy.authorize(ctx, "member:get_all", pool.project_id)  # the pool's project, not the caller's
     params = query_params(request)
-    params.pop("tenant_id", None)
+    if "tenant_id" in params:  # alias of project_id (§1.3)
+        params.setdefault("project_id", params.pop("tenant_id"))
     with svc.db.session() as session:
         body = list_page(session, select(Member).where(Member.pool_id == pool_id), LISTING, params,
                          base_url(request, svc), svc.conf.api_settings.pagination_max_limit)

@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from ostia.api.actions import pool as actions
 from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, fetch, list_resource, query_params, services
+from ostia.api.routes.deps import context, list_resource, query_params, services
 from ostia.api.schemas import pool as schema
-from ostia.db.models import HealthMonitor, L7Policy, Listener, Member, Pool
+from ostia.db.models import Pool
+from ostia.domain import errors
 
 router = APIRouter()
 
@@ -25,23 +25,9 @@ LISTING = Listing(
     id_column=Pool.id, created_column=Pool.created_at, to_wire=schema.to_wire)
 
 
-def _ids_only(relationship: Any, *columns: Any) -> Any:
-    """Eager-load a child collection with just what the wire form needs (ids), not the children's tags."""
-    target = relationship.property.mapper.class_
-    return selectinload(relationship).options(load_only(*columns), lazyload(target.tag_rows))
-
-
-LIST_OPTIONS = (
-    _ids_only(Pool.members, Member.id),
-    _ids_only(Pool.health_monitor, HealthMonitor.id),
-    _ids_only(Pool.default_of_listeners, Listener.id),
-    _ids_only(Pool.redirecting_l7policies, L7Policy.id, L7Policy.listener_id),
-)
-
-
 @router.get("/lbaas/pools")
 def list_pools(request: Request) -> dict[str, Any]:
-    return list_resource(request, select(Pool).options(*LIST_OPTIONS), LISTING, "pool", Pool.project_id)
+    return list_resource(request, select(Pool).options(*schema.WIRE_OPTIONS), LISTING, "pool", Pool.project_id)
 
 
 @router.post("/lbaas/pools", status_code=201)
@@ -51,7 +37,13 @@ def create_pool(request: Request, body: schema.PoolPOSTBody) -> dict[str, Any]:
 
 @router.get("/lbaas/pools/{pool_id}")
 def get_pool(request: Request, pool_id: str) -> dict[str, Any]:
-    with fetch(request, Pool, pool_id, "Pool", "pool:get_one") as (_, pool):
+    svc = services(request)
+    with svc.db.session() as session:
+        # Like the list: children by id only (a pool may have thousands of members).
+        pool = session.scalars(select(Pool).options(*schema.WIRE_OPTIONS).where(Pool.id == pool_id)).first()
+        if pool is None:
+            raise errors.NotFound("Pool", pool_id)
+        svc.policy.authorize(context(request), "pool:get_one", pool.project_id)
         return {"pool": apply_fields(schema.to_wire(pool), query_params(request))}
 
 

@@ -11,7 +11,6 @@ from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, TagList, _only_s
 from ostia.db.models import L7Rule
 from ostia.domain.enums import L7RuleCompareType, L7RuleType
 
-
 # Keys and values end up in HAProxy ACLs: one line each, so no CR/LF.
 OneLine255 = Annotated[str, BeforeValidator(_only_str), Field(max_length=255, pattern=r"^[^\r\n]*$")]
 

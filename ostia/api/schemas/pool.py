@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from ostia.api.schemas import health_monitor as hm_schema
 from ostia.api.schemas import member as member_schema
 from ostia.api.schemas.common import common, ids, text
 from ostia.api.schemas.types import STRICT_OBJECT, Bool, IpStr, Str36, Str255, TagList, UuidStr, _only_str
-from ostia.db.models import Pool
+from ostia.db.models import HealthMonitor, L7Policy, Listener, Member, Pool
 from ostia.domain import tls
 from ostia.domain.enums import LbAlgorithm, PoolProtocol, SessionPersistenceType
 from ostia.domain.rules_pool import normalize_session_persistence
@@ -90,6 +91,21 @@ class PoolPUT(BaseModel):
 
 class PoolPUTBody(BaseModel):
     pool: PoolPUT
+
+
+def _ids_only(relationship: Any, *columns: Any) -> Any:
+    """Eager-load a child collection with just what the wire form needs (ids), not the children's tags."""
+    target = relationship.property.mapper.class_
+    return selectinload(relationship).options(load_only(*columns), lazyload(target.tag_rows))
+
+
+# Loader options for rendering pools: a pool may have thousands of members, the wire form only names them.
+WIRE_OPTIONS = (
+    _ids_only(Pool.members, Member.id),
+    _ids_only(Pool.health_monitor, HealthMonitor.id),
+    _ids_only(Pool.default_of_listeners, Listener.id),
+    _ids_only(Pool.redirecting_l7policies, L7Policy.id, L7Policy.listener_id),
+)
 
 
 def listener_ids(pool: Pool) -> list[dict[str, str]]:
