@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import threading
+import warnings
 from typing import Any
 
 from ostia import conf as conf_mod
@@ -23,10 +24,17 @@ def _conf(args: argparse.Namespace) -> Any:
     return conf_mod.load(args.config_file, overrides)
 
 
-def _logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+SERVICES = ("up", "api", "worker")
+
+
+def _logging(verbose: bool, service: bool) -> None:
+    # Services log what they do; one-shot commands only print their result (and warnings).
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO if service else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("stevedore", "taskflow", "oslo_policy", "amqp", "kombu", "oslo.messaging"):
+    # oslo.service imports eventlet, which warns on import; Ostia never monkey-patches or uses it.
+    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+    for noisy in ("stevedore", "taskflow", "oslo_policy", "amqp", "kombu", "oslo.messaging", "alembic",
+                  "oslo_service"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -156,7 +164,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    _logging(args.verbose)
+    _logging(args.verbose, args.command in SERVICES)
     return int(args.func(args))
 
 

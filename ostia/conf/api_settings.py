@@ -6,6 +6,9 @@ OPTS = [
     cfg.PortOpt("bind_port", default=9876, help="Port the API listens on."),
     cfg.StrOpt("auth_strategy", default="noauth", choices=["noauth", "keystone", "testing"],
                help="noauth: project from X-Project-Id, every caller admin. keystone: keystonemiddleware."),
+    cfg.StrOpt("noauth_default_project", default="default",
+               help="noauth only: project of a load balancer created without X-Project-Id or project_id "
+                    "(keystoneauth's `none` plugin sends neither). Empty: such creates get Octavia's 400."),
     cfg.IntOpt("pagination_max_limit", default=1000, min=1, help="Largest page a list call returns."),
     cfg.StrOpt("api_base_uri", help="Base URI for links in list responses; default: the request URL."),
     cfg.DictOpt("enabled_provider_drivers",

@@ -28,3 +28,25 @@ def test_delete_soft_deletes_and_hides(api: Api) -> None:
     api.wait_lb(lb["id"], "DELETED")
     assert api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["faultstring"] == \
         f"Load Balancer {lb['id']} not found."
+
+
+def test_noauth_create_without_project_uses_the_default_project(sqlite_api: Api) -> None:
+    # keystoneauth's `none` plugin sends no project: the embedded default still creates (deviation from §7.2).
+    resp = sqlite_api.client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET}},
+                                  headers={"X-Auth-Token": "notused"})
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["loadbalancer"]["project_id"] == "default"
+
+
+def test_noauth_create_without_project_is_400_when_no_default(sqlite_url: str, tmp_path: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from tests.support.controller import running_controller
+
+    with running_controller(sqlite_url, str(tmp_path), api_settings={"noauth_default_project": ""}) as ctl, \
+            TestClient(ctl.app) as client:
+        resp = client.post("/v2/lbaas/loadbalancers", json={"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET}})
+    assert resp.status_code == 400
+    assert resp.json()["faultstring"] == (
+        "Validation failure: Missing project ID in request where one is required. An administrator should check "
+        "the keystone settings in the Octavia configuration.")

@@ -80,6 +80,8 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
                       ) -> LoadBalancer:
     """Validate and add the LB row (PENDING_CREATE); the caller adds children, the job and commits."""
     project_id = body.project_id or body.tenant_id or ctx.project_id
+    if not project_id and svc.conf.api_settings.auth_strategy == "noauth":
+        project_id = svc.conf.api_settings.noauth_default_project or None
     if not project_id:
         raise errors.ValidationFailure(MISSING_PROJECT)
     svc.policy.authorize(ctx, "loadbalancer:post", project_id)
