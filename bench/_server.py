@@ -42,7 +42,8 @@ def ostia_up(*settings: str) -> Iterator[str]:
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("ostia up did not start: " + open(log.name).read()[-2000:])
+                    with open(log.name) as out:
+                        raise RuntimeError("ostia up did not start: " + out.read()[-2000:])
                 time.sleep(0.1)
             yield url
         finally:

@@ -81,7 +81,8 @@ def test_filters_fields_sorting_and_pagination(api: Api) -> None:
     assert names_of(api.get(f"{LBS}?limit=0").json()) == ["alpha", "bravo", "charlie", "delta", "echo"]
     resp = api.get(f"{LBS}?marker=00000000-0000-0000-0000-000000000000")
     assert resp.status_code == 400
-    assert resp.json()["faultstring"] == "Supplied pagination marker '00000000-0000-0000-0000-000000000000' is not valid."
+    assert resp.json()["faultstring"] == (
+        "Supplied pagination marker '00000000-0000-0000-0000-000000000000' is not valid.")
     resp = api.get(f"{LBS}?limit=lots")
     assert (resp.status_code, resp.json()["faultstring"]) == (400, "Supplied pagination limit 'lots' is not valid.")
     assert api.get(f"{LBS}?limit=2").json()["loadbalancers_links"][0]["rel"] == "next"

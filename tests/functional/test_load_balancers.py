@@ -50,3 +50,18 @@ def test_noauth_create_without_project_is_400_when_no_default(sqlite_url: str, t
     assert resp.json()["faultstring"] == (
         "Validation failure: Missing project ID in request where one is required. An administrator should check "
         "the keystone settings in the Octavia configuration.")
+
+
+def test_noop_network_driver_accepts_any_subnet_uuid_and_noop_provider_runs(sqlite_api: Api) -> None:
+    # Octavia's noop network driver accepts UUIDs it does not know; so does ours.
+    lb = sqlite_api.create_lb(vip_subnet_id="6b4c3c36-4d4e-4b3e-8f33-2d0b4b8d6f00")
+    assert lb["vip_subnet_id"] == "6b4c3c36-4d4e-4b3e-8f33-2d0b4b8d6f00" and lb["vip_address"]
+    amps = sqlite_api.get(f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}").json()["amphorae"]
+    assert [a["role"] for a in amps] == ["STANDALONE"]
+    # The noop provider runs the same flows without driver calls: no amphora, still ACTIVE.
+    noop = sqlite_api.create_lb(provider="noop_driver")
+    assert noop["provider"] == "noop_driver"
+    assert sqlite_api.get(f"/v2/octavia/amphorae?loadbalancer_id={noop['id']}").json()["amphorae"] == []
+    resp = sqlite_api.post("/v2/lbaas/loadbalancers",
+                           {"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET, "provider": "f5"}})
+    assert (resp.status_code, resp.json()["faultstring"]) == (400, "Provider 'f5' is not enabled.")

@@ -39,7 +39,7 @@ def _parse(model: type[BaseModel], raw: Any, root: str, **parent: str) -> Any:
     try:
         return model.model_validate({**raw, **parent})
     except ValidationError as exc:
-        raise errors.BadRequest(validation_message(list(exc.errors()), root)) from None
+        raise errors.BadRequest(validation_message([dict(e) for e in exc.errors()], root)) from None
 
 
 class _Pools:
@@ -52,7 +52,8 @@ class _Pools:
 
     def see(self, raw: Any) -> str:
         if not isinstance(raw, dict):
-            raise errors.BadRequest(f"Invalid input for field/attribute pool. Value: '{raw}'. Value should be an object")
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute pool. Value: '{raw}'. Value should be an object")
         name = raw.get("name")
         if not name:
             raise errors.ValidationFailure("Pools must be named when creating a fully populated loadbalancer.")
