@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 
 from ostia.api import faults
-from ostia.api.middleware import RequestMiddleware
+from ostia.api.middleware import OPENAPI_PATH, RequestMiddleware
 from ostia.api.routes import (
     amphorae,
     availability_zones,
@@ -38,7 +38,7 @@ def v2_router() -> APIRouter:
 
 def create_app(svc: ApiServices) -> FastAPI:
     app = FastAPI(title="Ostia load-balancer API (Octavia v2 compatible)", version="2.30",
-                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url=OPENAPI_PATH)
     app.state.services = svc
     faults.install(app)
     app.include_router(versions.router)

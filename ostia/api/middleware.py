@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ostia.api.context import from_noauth_headers
 from ostia.api.faults import fault_body
 
+OPENAPI_PATH = "/openapi.json"  # served as is; every other `.json` suffix is dropped (§1.1)
+
 
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, max_body: int, noauth: bool, noauth_admin: bool = True) -> None:
@@ -26,7 +28,7 @@ class RequestMiddleware:
         request_id = f"req-{uuid.uuid4()}"
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
-        if path.endswith(".json"):
+        if path.endswith(".json") and path != OPENAPI_PATH:
             scope = dict(scope, path=path[:-5], raw_path=path[:-5].encode())
 
         async def send_with_id(message: Message) -> None:

@@ -126,3 +126,8 @@ def test_request_conventions(sqlite_api: Api) -> None:
     resp = api.put(f"{LBS}/{lb['id']}", {"loadbalancer": {"description": "hello"}})
     assert resp.status_code == 200 and resp.json()["loadbalancer"]["provisioning_status"] == "PENDING_UPDATE"
     assert api.wait_lb(lb["id"])["description"] == "hello"
+
+
+def test_openapi_document_lists_the_v2_resources(sqlite_api: Api) -> None:
+    doc = sqlite_api.get("/openapi.json").json()
+    assert "/v2/lbaas/loadbalancers" in doc["paths"] and "/v2/lbaas/pools/{pool_id}/members" in doc["paths"]
