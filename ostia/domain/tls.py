@@ -47,16 +47,21 @@ def check_ciphers(ciphers: str | None, prohibit_list: str) -> None:
                                 + ", ".join(rejected))
 
 
+def _check_named(values: list[str], known: tuple[str, ...], name: str, invalid: str) -> None:
+    """An empty list would mean "none at all", so it is refused; every entry must be a known name."""
+    if not values:
+        raise ValidationFailure(f"Empty {name} list. Either specify at least one {name} or remove this "
+                                "parameter to use the default.")
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        raise ValidationFailure(f"{invalid}: " + ", ".join(unknown))
+
+
 def check_tls_versions(versions: list[str] | None, minimum: str | None = None) -> None:
     """400 for `[]`, unknown names, or versions older than the configured minimum; None means "default"."""
     if versions is None:
         return
-    if not versions:
-        raise ValidationFailure("Empty TLS version list. Either specify at least one TLS version or remove this "
-                                "parameter to use the default.")
-    invalid = [v for v in versions if v not in TLS_VERSIONS]
-    if invalid:
-        raise ValidationFailure("Invalid TLS versions: " + ", ".join(invalid))
+    _check_named(versions, TLS_VERSIONS, "TLS version", "Invalid TLS versions")
     if minimum:
         floor = TLS_VERSIONS.index(minimum)
         older = [v for v in versions if TLS_VERSIONS.index(v) < floor]
@@ -68,12 +73,7 @@ def check_tls_versions(versions: list[str] | None, minimum: str | None = None) -
 def check_alpn_protocols(protocols: list[str] | None) -> None:
     if protocols is None:
         return
-    if not protocols:
-        raise ValidationFailure("Empty ALPN protocol list. Either specify at least one ALPN protocol or remove "
-                                "this parameter to use the default.")
-    invalid = [p for p in protocols if p not in ALPN_PROTOCOLS]
-    if invalid:
-        raise ValidationFailure("Invalid ALPN protocol: " + ", ".join(invalid))
+    _check_named(protocols, ALPN_PROTOCOLS, "ALPN protocol", "Invalid ALPN protocol")
 
 
 def dedupe(items: Iterable[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from oslo_config import cfg
@@ -67,8 +68,8 @@ def require_active(row: Any, label: str) -> None:
         raise errors.ImmutableObject(label, row.id)
 
 
-def mark(rows: Iterable[Any], status: ProvisioningStatus) -> None:
-    now = utcnow()
+def mark(rows: Iterable[Any], status: ProvisioningStatus, now: dt.datetime | None = None) -> None:
+    now = now or utcnow()
     for row in rows:
         row.provisioning_status = status
         row.updated_at = now
@@ -113,3 +114,24 @@ def check_quota(session: Session, conf: cfg.ConfigOpts, ctx: RequestContext, pro
 
 def create_job(session: Session, kind: str, load_balancer_id: str | None, **payload: Any) -> str:
     return add_job(session, kind, payload, load_balancer_id).id
+
+
+def stage_child(session: Session, job_kind: str, lb: LoadBalancer, target: Any,
+                status: ProvisioningStatus | None, parents: Iterable[Any] = ()) -> str:
+    """Hand a change of an object under `lb` to the worker (§4.1): the object `status` (None for a new one,
+    already PENDING_CREATE), its parents and the LB PENDING_UPDATE, all at one instant; then its job."""
+    now = utcnow()
+    if status is not None:
+        mark([target], status, now)
+    mark([*parents, lb], ProvisioningStatus.PENDING_UPDATE, now)
+    return create_job(session, job_kind, lb.id, ids=[target.id])
+
+
+def rendered(session: Session, row: Any, to_wire: Callable[[Any], dict[str, Any]],
+             reload: Iterable[str] = ()) -> dict[str, Any]:
+    """The wire form inside the write transaction (so a create answers PENDING_CREATE even if the worker is
+    quick); tags, and the child collections named in `reload`, may have been loaded before this change, so
+    they are read again."""
+    session.flush()
+    session.expire(row, ["tag_rows", *reload])
+    return to_wire(row)

@@ -8,12 +8,12 @@ from sqlalchemy.orm import Session
 
 from ostia.api.actions import common
 from ostia.api.actions.member import require_mutable
-from ostia.api.actions.pool import affected_listeners, load_for_change, rendered
+from ostia.api.actions.pool import affected_listeners, load_for_change
 from ostia.api.context import RequestContext
 from ostia.api.schemas import health_monitor as schema
 from ostia.api.schemas.health_monitor import HealthMonitorPOST, HealthMonitorPUT
 from ostia.api.services import ApiServices
-from ostia.db.models import HealthMonitor, Pool
+from ostia.db.models import HealthMonitor, LoadBalancer, Pool
 from ostia.domain import errors
 from ostia.domain import rules_health_monitor as rules
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus
@@ -62,9 +62,9 @@ def create(svc: ApiServices, ctx: RequestContext, body: HealthMonitorPOST) -> di
         common.check_quota(session, svc.conf, ctx, lb.project_id, {"health_monitor": 1})
         require_mutable(lb, pool)
         hm = new_health_monitor(svc, ctx, session, pool, body)
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "health_monitor.create", lb.id, ids=[hm.id])
-        wire = rendered(session, hm, schema.to_wire)
+        job_id = common.stage_child(session, "health_monitor.create", lb, hm, None,
+                                    [pool, *affected_listeners(session, pool)])
+        wire = common.rendered(session, hm, schema.to_wire)
     svc.dispatcher.dispatch(job_id)
     return wire
 
@@ -89,33 +89,35 @@ def _apply(hm: HealthMonitor, changes: dict[str, Any]) -> None:
         hm.admin_state_up = bool(changes["admin_state_up"])
 
 
+def _locked_monitor(session: Session, hm_id: str) -> tuple[HealthMonitor, Pool, LoadBalancer]:
+    """The monitor, its pool and its row-locked LB; the monitor is read again under that lock."""
+    hm = common.get_or_404(session, HealthMonitor, hm_id, "Health Monitor")
+    pool, lb = load_for_change(session, hm.pool_id)
+    session.refresh(hm)
+    return hm, pool, lb
+
+
 def update(svc: ApiServices, ctx: RequestContext, hm_id: str, body: HealthMonitorPUT) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True, mode="json")
     with svc.db.session() as session:
-        hm = common.get_or_404(session, HealthMonitor, hm_id, "Health Monitor")
-        pool, lb = load_for_change(session, hm.pool_id)
-        session.refresh(hm)
+        hm, pool, lb = _locked_monitor(session, hm_id)
         svc.policy.authorize(ctx, "healthmonitor:put", lb.project_id)
         _check_update(svc, hm, pool, changes)
         require_mutable(lb, pool)
         _apply(hm, changes)
         common.set_tags(session, hm.id, changes.get("tags"))
-        common.mark([hm], ProvisioningStatus.PENDING_UPDATE)
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "health_monitor.update", lb.id, ids=[hm.id])
-        wire = rendered(session, hm, schema.to_wire)
+        job_id = common.stage_child(session, "health_monitor.update", lb, hm, ProvisioningStatus.PENDING_UPDATE,
+                                    [pool, *affected_listeners(session, pool)])
+        wire = common.rendered(session, hm, schema.to_wire)
     svc.dispatcher.dispatch(job_id)
     return wire
 
 
 def delete(svc: ApiServices, ctx: RequestContext, hm_id: str) -> None:
     with svc.db.session() as session:
-        hm = common.get_or_404(session, HealthMonitor, hm_id, "Health Monitor")
-        pool, lb = load_for_change(session, hm.pool_id)
-        session.refresh(hm)
+        hm, pool, lb = _locked_monitor(session, hm_id)
         svc.policy.authorize(ctx, "healthmonitor:delete", lb.project_id)
         require_mutable(lb, pool)
-        common.mark([hm], ProvisioningStatus.PENDING_DELETE)
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "health_monitor.delete", lb.id, ids=[hm.id])
+        job_id = common.stage_child(session, "health_monitor.delete", lb, hm, ProvisioningStatus.PENDING_DELETE,
+                                    [pool, *affected_listeners(session, pool)])
     svc.dispatcher.dispatch(job_id)

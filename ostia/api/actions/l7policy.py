@@ -99,9 +99,7 @@ def new_l7policy(svc: ApiServices, ctx: RequestContext, session: Session, listen
 
 
 def _rendered(session: Session, policy: L7Policy) -> dict[str, Any]:
-    session.flush()
-    session.expire(policy, ["tag_rows", "rules"])
-    return schema.to_wire(policy)
+    return common.rendered(session, policy, schema.to_wire, reload=["rules"])
 
 
 def create(svc: ApiServices, ctx: RequestContext, body: L7PolicyPOST) -> tuple[str, dict[str, Any]]:
@@ -115,8 +113,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: L7PolicyPOST) -> tuple[s
                            {"l7policy": 1, "l7rule": len(body.rules or [])})
         require_mutable(lb)
         policy = new_l7policy(svc, ctx, session, listener, body)
-        common.mark([listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7policy.create", lb.id, ids=[policy.id])
+        job_id = common.stage_child(session, "l7policy.create", lb, policy, None, [listener])
         wire = _rendered(session, policy)
     svc.dispatcher.dispatch(job_id)
     return policy.id, wire
@@ -151,8 +148,8 @@ def update(svc: ApiServices, ctx: RequestContext, policy_id: str, body: schema.L
         if fields.get("position") is not None and fields["position"] != policy.position:
             _place(session, listener.id, policy, fields["position"])
         common.set_tags(session, policy.id, changes.get("tags"))
-        common.mark([policy, listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7policy.update", lb.id, ids=[policy.id])
+        job_id = common.stage_child(session, "l7policy.update", lb, policy, ProvisioningStatus.PENDING_UPDATE,
+                                    [listener])
         wire = _rendered(session, policy)
     svc.dispatcher.dispatch(job_id)
     return wire
@@ -163,7 +160,6 @@ def delete(svc: ApiServices, ctx: RequestContext, policy_id: str) -> None:
         policy, listener, lb = locked_policy(session, policy_id)
         svc.policy.authorize(ctx, "l7policy:delete", lb.project_id)
         require_mutable(lb)
-        common.mark([policy], ProvisioningStatus.PENDING_DELETE)
-        common.mark([listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7policy.delete", lb.id, ids=[policy.id])
+        job_id = common.stage_child(session, "l7policy.delete", lb, policy, ProvisioningStatus.PENDING_DELETE,
+                                    [listener])
     svc.dispatcher.dispatch(job_id)

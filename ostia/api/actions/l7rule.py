@@ -70,9 +70,7 @@ def _require_mutable(policy: L7Policy, lb: LoadBalancer) -> None:
 
 
 def _rendered(session: Session, rule: L7Rule) -> dict[str, Any]:
-    session.flush()
-    session.expire(rule, ["tag_rows"])
-    return schema.to_wire(rule)
+    return common.rendered(session, rule, schema.to_wire)
 
 
 def create(svc: ApiServices, ctx: RequestContext, policy_id: str, body: L7RulePOST) -> tuple[str, dict[str, Any]]:
@@ -84,8 +82,7 @@ def create(svc: ApiServices, ctx: RequestContext, policy_id: str, body: L7RulePO
         common.check_quota(session, svc.conf, ctx, lb.project_id, {"l7rule": 1})
         _require_mutable(policy, lb)
         rule = new_l7rule(svc, ctx, session, policy, body)
-        common.mark([policy, listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7rule.create", lb.id, ids=[rule.id])
+        job_id = common.stage_child(session, "l7rule.create", lb, rule, None, [policy, listener])
         wire = _rendered(session, rule)
     svc.dispatcher.dispatch(job_id)
     return rule.id, wire
@@ -112,8 +109,8 @@ def update(svc: ApiServices, ctx: RequestContext, policy_id: str, rule_id: str,
             if field in changes:
                 setattr(rule, field, bool(changes[field]))
         common.set_tags(session, rule.id, changes.get("tags"))
-        common.mark([rule, policy, listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7rule.update", lb.id, ids=[rule.id])
+        job_id = common.stage_child(session, "l7rule.update", lb, rule, ProvisioningStatus.PENDING_UPDATE,
+                                    [policy, listener])
         wire = _rendered(session, rule)
     svc.dispatcher.dispatch(job_id)
     return wire
@@ -125,7 +122,6 @@ def delete(svc: ApiServices, ctx: RequestContext, policy_id: str, rule_id: str) 
         rule = rule_of(session, policy, rule_id)
         svc.policy.authorize(ctx, "l7rule:delete", lb.project_id)
         _require_mutable(policy, lb)
-        common.mark([rule], ProvisioningStatus.PENDING_DELETE)
-        common.mark([policy, listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "l7rule.delete", lb.id, ids=[rule.id])
+        job_id = common.stage_child(session, "l7rule.delete", lb, rule, ProvisioningStatus.PENDING_DELETE,
+                                    [policy, listener])
     svc.dispatcher.dispatch(job_id)

@@ -143,9 +143,7 @@ def require_mutable(lb: LoadBalancer) -> None:
 
 
 def _rendered(session: Session, listener: Listener) -> dict[str, Any]:
-    session.flush()
-    session.expire(listener, ["tag_rows", "l7policies"])
-    return schema.to_wire(listener)
+    return common.rendered(session, listener, schema.to_wire, reload=["l7policies"])
 
 
 def create(svc: ApiServices, ctx: RequestContext, body: ListenerPOST) -> tuple[str, dict[str, Any]]:
@@ -156,8 +154,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: ListenerPOST) -> tuple[s
         common.check_quota(session, svc.conf, ctx, lb.project_id, {"listener": 1})
         require_mutable(lb)
         listener = new_listener(svc, ctx, session, lb, body)
-        common.mark([lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "listener.create", lb.id, ids=[listener.id])
+        job_id = common.stage_child(session, "listener.create", lb, listener, None)
         wire = _rendered(session, listener)
     svc.dispatcher.dispatch(job_id)
     return listener.id, wire
@@ -215,8 +212,7 @@ def update(svc: ApiServices, ctx: RequestContext, listener_id: str, body: schema
         svc.policy.authorize(ctx, "listener:put", lb.project_id)
         require_mutable(lb)
         _apply_update(svc, session, lb, listener, changes)
-        common.mark([listener, lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "listener.update", lb.id, ids=[listener.id])
+        job_id = common.stage_child(session, "listener.update", lb, listener, ProvisioningStatus.PENDING_UPDATE)
         wire = _rendered(session, listener)
     svc.dispatcher.dispatch(job_id)
     return wire
@@ -227,7 +223,5 @@ def delete(svc: ApiServices, ctx: RequestContext, listener_id: str) -> None:
         listener, lb = _locked_listener(session, listener_id)
         svc.policy.authorize(ctx, "listener:delete", lb.project_id)
         require_mutable(lb)
-        common.mark([listener], ProvisioningStatus.PENDING_DELETE)
-        common.mark([lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "listener.delete", lb.id, ids=[listener.id])
+        job_id = common.stage_child(session, "listener.delete", lb, listener, ProvisioningStatus.PENDING_DELETE)
     svc.dispatcher.dispatch(job_id)

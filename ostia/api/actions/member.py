@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ostia.api.actions import common
 from ostia.api.actions.network import check_subnet
-from ostia.api.actions.pool import affected_listeners, load_for_change, rendered
+from ostia.api.actions.pool import affected_listeners, load_for_change
 from ostia.api.context import RequestContext
 from ostia.api.schemas import member as schema
 from ostia.api.schemas.member import DEFAULT_WEIGHT, MemberPOST, MemberPUT
@@ -100,9 +100,8 @@ def create(svc: ApiServices, ctx: RequestContext, pool_id: str, body: MemberPOST
         common.check_quota(session, svc.conf, ctx, lb.project_id, {"member": 1})
         require_mutable(lb, pool)
         member = new_member(svc, ctx, session, pool, body, checked=True)
-        common.mark([pool, lb, *listeners], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "member.create", lb.id, ids=[member.id])
-        wire = rendered(session, member, schema.to_wire)
+        job_id = common.stage_child(session, "member.create", lb, member, None, [pool, *listeners])
+        wire = common.rendered(session, member, schema.to_wire)
     svc.dispatcher.dispatch(job_id)
     return wire
 
@@ -115,12 +114,18 @@ def member_in_pool(session: Session, pool_id: str, member_id: str) -> Member:
     return member
 
 
+def _locked_member(session: Session, pool_id: str, member_id: str) -> tuple[Member, Pool, LoadBalancer]:
+    """The member, its pool and its row-locked LB; the member is read again under that lock."""
+    member = member_in_pool(session, pool_id, member_id)
+    pool, lb = load_for_change(session, pool_id)
+    session.refresh(member)
+    return member, pool, lb
+
+
 def update(svc: ApiServices, ctx: RequestContext, pool_id: str, member_id: str, body: MemberPUT) -> dict[str, Any]:
     changes = body.model_dump(exclude_unset=True, mode="json")
     with svc.db.session() as session:
-        member = member_in_pool(session, pool_id, member_id)
-        pool, lb = load_for_change(session, pool_id)
-        session.refresh(member)
+        member, pool, lb = _locked_member(session, pool_id, member_id)
         svc.policy.authorize(ctx, "member:put", lb.project_id)
         require_mutable(lb, pool)
         for field in ("name", "monitor_address", "monitor_port"):
@@ -132,24 +137,20 @@ def update(svc: ApiServices, ctx: RequestContext, pool_id: str, member_id: str, 
             if field in changes:
                 setattr(member, field, bool(changes[field]))
         common.set_tags(session, member.id, changes.get("tags"))
-        common.mark([member], ProvisioningStatus.PENDING_UPDATE)
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "member.update", lb.id, ids=[member.id])
-        wire = rendered(session, member, schema.to_wire)
+        job_id = common.stage_child(session, "member.update", lb, member, ProvisioningStatus.PENDING_UPDATE,
+                                    [pool, *affected_listeners(session, pool)])
+        wire = common.rendered(session, member, schema.to_wire)
     svc.dispatcher.dispatch(job_id)
     return wire
 
 
 def delete(svc: ApiServices, ctx: RequestContext, pool_id: str, member_id: str) -> None:
     with svc.db.session() as session:
-        member = member_in_pool(session, pool_id, member_id)
-        pool, lb = load_for_change(session, pool_id)
-        session.refresh(member)
+        member, pool, lb = _locked_member(session, pool_id, member_id)
         svc.policy.authorize(ctx, "member:delete", lb.project_id)
         require_mutable(lb, pool)
-        common.mark([member], ProvisioningStatus.PENDING_DELETE)
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "member.delete", lb.id, ids=[member.id])
+        job_id = common.stage_child(session, "member.delete", lb, member, ProvisioningStatus.PENDING_DELETE,
+                                    [pool, *affected_listeners(session, pool)])
     svc.dispatcher.dispatch(job_id)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -24,14 +23,6 @@ def affected_listeners(session: Session, pool: Pool) -> list[Listener]:
     via_policies = select(L7Policy.listener_id).where(L7Policy.redirect_pool_id == pool.id)
     return list(session.scalars(select(Listener).where(
         (Listener.default_pool_id == pool.id) | Listener.id.in_(via_policies)).order_by(Listener.created_at)))
-
-
-def rendered(session: Session, row: Any, to_wire: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
-    """The wire form inside the write transaction (so a create answers PENDING_CREATE even if the worker is
-    quick); tags may have been loaded before they were replaced, so they are read again."""
-    session.flush()
-    session.expire(row, ["tag_rows"])
-    return to_wire(row)
 
 
 def rendered_pool(session: Session, pool: Pool) -> dict[str, Any]:
@@ -128,8 +119,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: PoolPOST) -> dict[str, A
             raise errors.Conflict("This listener already has a default pool")
         common.require_active(lb, "Load Balancer")
         pool = new_pool(svc, ctx, session, lb, body, listener)
-        common.mark([lb, *([listener] if listener is not None else [])], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "pool.create", lb.id, ids=[pool.id])
+        job_id = common.stage_child(session, "pool.create", lb, pool, None, [listener] if listener is not None else [])
         wire = rendered_pool(session, pool)
     svc.dispatcher.dispatch(job_id)
     return wire
@@ -157,8 +147,8 @@ def update(svc: ApiServices, ctx: RequestContext, pool_id: str, body: PoolPUT) -
         common.require_active(lb, "Load Balancer")
         _apply(pool, changes)
         common.set_tags(session, pool.id, changes.get("tags"))
-        common.mark([pool, lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "pool.update", lb.id, ids=[pool.id])
+        job_id = common.stage_child(session, "pool.update", lb, pool, ProvisioningStatus.PENDING_UPDATE,
+                                    affected_listeners(session, pool))
         wire = rendered_pool(session, pool)
     svc.dispatcher.dispatch(job_id)
     return wire
@@ -193,7 +183,6 @@ def delete(svc: ApiServices, ctx: RequestContext, pool_id: str) -> None:
         if policy_id is not None:
             raise errors.Conflict(f"Pool {pool.id} is in use by L7 policy {policy_id}")
         common.require_active(lb, "Load Balancer")
-        common.mark([pool], ProvisioningStatus.PENDING_DELETE)
-        common.mark([lb, *affected_listeners(session, pool)], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "pool.delete", lb.id, ids=[pool.id])
+        job_id = common.stage_child(session, "pool.delete", lb, pool, ProvisioningStatus.PENDING_DELETE,
+                                    affected_listeners(session, pool))
     svc.dispatcher.dispatch(job_id)

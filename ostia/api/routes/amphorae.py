@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from ostia.api.actions import amphora as actions
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import shown
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import amphora as schema
 from ostia.db.models import Amphora, LoadBalancer
 from ostia.domain.enums import AmphoraStatus
@@ -41,7 +42,7 @@ def get_amphora(request: Request, amphora_id: str) -> dict[str, Any]:
     with svc.db.session() as session:
         amp = actions.get_visible(session, amphora_id)
         svc.policy.authorize(ctx, "amphora:get_one", ctx.project_id)
-        return {"amphora": apply_fields(schema.to_wire(amp), query_params(request))}
+        return shown(request, "amphora", schema.to_wire(amp))
 
 
 @router.delete("/octavia/amphorae/{amphora_id}", status_code=204)

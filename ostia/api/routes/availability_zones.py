@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from ostia.api.actions import catalog as actions
 from ostia.api.actions.common import get_or_404
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_catalog, stored
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import catalog as schema
 from ostia.db.models import AvailabilityZone, AvailabilityZoneProfile
 
@@ -30,11 +31,6 @@ PROFILES = Listing(
     to_wire=schema.availability_zone_profile_wire)
 
 
-def _authorize(request: Request, action: str) -> None:
-    svc, ctx = services(request), context(request)
-    svc.policy.authorize(ctx, action, ctx.project_id)
-
-
 # -- availability zones -----------------------------------------------------------------------------
 
 
@@ -45,26 +41,22 @@ def list_availability_zones(request: Request) -> Any:
 
 @router.post("/lbaas/availabilityzones", status_code=201)
 def create_availability_zone(request: Request, body: schema.AvailabilityZonePOSTBody) -> dict[str, Any]:
-    svc = services(request)
-    name = actions.create_availability_zone(svc, context(request), body.availability_zone)
-    with svc.db.session() as session:
-        return {"availability_zone": schema.availability_zone_wire(actions.get_availability_zone(session, name))}
+    name = actions.create_availability_zone(services(request), context(request), body.availability_zone)
+    return stored(request, AvailabilityZone, name, "availability_zone", schema.availability_zone_wire)
 
 
 @router.get("/lbaas/availabilityzones/{name}")
 def get_availability_zone(request: Request, name: str) -> dict[str, Any]:
-    _authorize(request, "availability-zone:get_one")
-    with services(request).db.session() as session:
-        wire = schema.availability_zone_wire(actions.get_availability_zone(session, name))
-    return {"availability_zone": apply_fields(wire, query_params(request))}
+    return get_catalog(request, "availability-zone:get_one",
+                       lambda session: actions.get_availability_zone(session, name),
+                       "availability_zone", schema.availability_zone_wire)
 
 
 @router.put("/lbaas/availabilityzones/{name}")
 def update_availability_zone(request: Request, name: str, body: schema.AvailabilityZonePUTBody) -> dict[str, Any]:
-    svc = services(request)
-    stored = actions.update_availability_zone(svc, context(request), name, body.availability_zone)
-    with svc.db.session() as session:
-        return {"availability_zone": schema.availability_zone_wire(actions.get_availability_zone(session, stored))}
+    # The row's own spelling of the name (a case-insensitive collation may have matched another).
+    row_name = actions.update_availability_zone(services(request), context(request), name, body.availability_zone)
+    return stored(request, AvailabilityZone, row_name, "availability_zone", schema.availability_zone_wire)
 
 
 @router.delete("/lbaas/availabilityzones/{name}", status_code=204)
@@ -84,30 +76,27 @@ def list_availability_zone_profiles(request: Request) -> Any:
 @router.post("/lbaas/availabilityzoneprofiles", status_code=201)
 def create_availability_zone_profile(request: Request,
                                      body: schema.AvailabilityZoneProfilePOSTBody) -> dict[str, Any]:
-    svc = services(request)
-    profile_id = actions.create_profile(svc, context(request), actions.AZ_PROFILE, body.availability_zone_profile)
-    with svc.db.session() as session:
-        row = session.get_one(AvailabilityZoneProfile, profile_id)
-        return {"availability_zone_profile": schema.availability_zone_profile_wire(row)}
+    profile_id = actions.create_profile(services(request), context(request), actions.AZ_PROFILE,
+                                        body.availability_zone_profile)
+    return stored(request, AvailabilityZoneProfile, profile_id, "availability_zone_profile",
+                  schema.availability_zone_profile_wire)
 
 
 @router.get("/lbaas/availabilityzoneprofiles/{profile_id}")
 def get_availability_zone_profile(request: Request, profile_id: str) -> dict[str, Any]:
-    _authorize(request, "availability-zone-profile:get_one")
-    with services(request).db.session() as session:
-        row = get_or_404(session, AvailabilityZoneProfile, profile_id, "Availability Zone Profile")
-        wire = schema.availability_zone_profile_wire(row)
-    return {"availability_zone_profile": apply_fields(wire, query_params(request))}
+    return get_catalog(request, "availability-zone-profile:get_one",
+                       lambda session: get_or_404(session, AvailabilityZoneProfile, profile_id,
+                                                  "Availability Zone Profile"),
+                       "availability_zone_profile", schema.availability_zone_profile_wire)
 
 
 @router.put("/lbaas/availabilityzoneprofiles/{profile_id}")
 def update_availability_zone_profile(request: Request, profile_id: str,
                                      body: schema.AvailabilityZoneProfilePUTBody) -> dict[str, Any]:
-    svc = services(request)
-    actions.update_profile(svc, context(request), actions.AZ_PROFILE, profile_id, body.availability_zone_profile)
-    with svc.db.session() as session:
-        row = session.get_one(AvailabilityZoneProfile, profile_id)
-        return {"availability_zone_profile": schema.availability_zone_profile_wire(row)}
+    actions.update_profile(services(request), context(request), actions.AZ_PROFILE, profile_id,
+                           body.availability_zone_profile)
+    return stored(request, AvailabilityZoneProfile, profile_id, "availability_zone_profile",
+                  schema.availability_zone_profile_wire)
 
 
 @router.delete("/lbaas/availabilityzoneprofiles/{profile_id}", status_code=204)

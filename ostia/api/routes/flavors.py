@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from ostia.api.actions import catalog as actions
 from ostia.api.actions.common import get_or_404
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_catalog, stored
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import catalog as schema
 from ostia.db.models import Flavor, FlavorProfile
 
@@ -26,13 +27,6 @@ PROFILES = Listing(
     id_column=FlavorProfile.id, created_column=None, taggable=False, to_wire=schema.flavor_profile_wire)
 
 
-def _read(request: Request, model: Any, ident: str, label: str, action: str) -> Any:
-    svc, ctx = services(request), context(request)
-    svc.policy.authorize(ctx, action, ctx.project_id)  # catalog reads: the caller's own project is the target
-    with svc.db.session() as session:
-        return get_or_404(session, model, ident, label)
-
-
 # -- flavors ----------------------------------------------------------------------------------------
 
 
@@ -43,24 +37,20 @@ def list_flavors(request: Request) -> Any:
 
 @router.post("/lbaas/flavors", status_code=201)
 def create_flavor(request: Request, body: schema.FlavorPOSTBody) -> dict[str, Any]:
-    svc = services(request)
-    flavor_id = actions.create_flavor(svc, context(request), body.flavor)
-    with svc.db.session() as session:
-        return {"flavor": schema.flavor_wire(session.get_one(Flavor, flavor_id))}
+    flavor_id = actions.create_flavor(services(request), context(request), body.flavor)
+    return stored(request, Flavor, flavor_id, "flavor", schema.flavor_wire)
 
 
 @router.get("/lbaas/flavors/{flavor_id}")
 def get_flavor(request: Request, flavor_id: str) -> dict[str, Any]:
-    row = _read(request, Flavor, flavor_id, "Flavor", "flavor:get_one")
-    return {"flavor": apply_fields(schema.flavor_wire(row), query_params(request))}
+    return get_catalog(request, "flavor:get_one", lambda session: get_or_404(session, Flavor, flavor_id, "Flavor"),
+                       "flavor", schema.flavor_wire)
 
 
 @router.put("/lbaas/flavors/{flavor_id}")
 def update_flavor(request: Request, flavor_id: str, body: schema.FlavorPUTBody) -> dict[str, Any]:
-    svc = services(request)
-    actions.update_flavor(svc, context(request), flavor_id, body.flavor)
-    with svc.db.session() as session:
-        return {"flavor": schema.flavor_wire(session.get_one(Flavor, flavor_id))}
+    actions.update_flavor(services(request), context(request), flavor_id, body.flavor)
+    return stored(request, Flavor, flavor_id, "flavor", schema.flavor_wire)
 
 
 @router.delete("/lbaas/flavors/{flavor_id}", status_code=204)
@@ -79,24 +69,23 @@ def list_flavor_profiles(request: Request) -> Any:
 
 @router.post("/lbaas/flavorprofiles", status_code=201)
 def create_flavor_profile(request: Request, body: schema.FlavorProfilePOSTBody) -> dict[str, Any]:
-    svc = services(request)
-    profile_id = actions.create_profile(svc, context(request), actions.FLAVOR_PROFILE, body.flavorprofile)
-    with svc.db.session() as session:
-        return {"flavorprofile": schema.flavor_profile_wire(session.get_one(FlavorProfile, profile_id))}
+    profile_id = actions.create_profile(services(request), context(request), actions.FLAVOR_PROFILE,
+                                        body.flavorprofile)
+    return stored(request, FlavorProfile, profile_id, "flavorprofile", schema.flavor_profile_wire)
 
 
 @router.get("/lbaas/flavorprofiles/{profile_id}")
 def get_flavor_profile(request: Request, profile_id: str) -> dict[str, Any]:
-    row = _read(request, FlavorProfile, profile_id, "Flavor Profile", "flavor-profile:get_one")
-    return {"flavorprofile": apply_fields(schema.flavor_profile_wire(row), query_params(request))}
+    return get_catalog(request, "flavor-profile:get_one",
+                       lambda session: get_or_404(session, FlavorProfile, profile_id, "Flavor Profile"),
+                       "flavorprofile", schema.flavor_profile_wire)
 
 
 @router.put("/lbaas/flavorprofiles/{profile_id}")
 def update_flavor_profile(request: Request, profile_id: str, body: schema.FlavorProfilePUTBody) -> dict[str, Any]:
-    svc = services(request)
-    actions.update_profile(svc, context(request), actions.FLAVOR_PROFILE, profile_id, body.flavorprofile)
-    with svc.db.session() as session:
-        return {"flavorprofile": schema.flavor_profile_wire(session.get_one(FlavorProfile, profile_id))}
+    actions.update_profile(services(request), context(request), actions.FLAVOR_PROFILE, profile_id,
+                           body.flavorprofile)
+    return stored(request, FlavorProfile, profile_id, "flavorprofile", schema.flavor_profile_wire)
 
 
 @router.delete("/lbaas/flavorprofiles/{profile_id}", status_code=204)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from ostia.api.actions import health_monitor as actions
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, fetch, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_owned
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import health_monitor as schema
 from ostia.db.models import HealthMonitor
 
@@ -36,8 +37,8 @@ def create_health_monitor(request: Request, body: schema.HealthMonitorPOSTBody) 
 
 @router.get("/lbaas/healthmonitors/{hm_id}")
 def get_health_monitor(request: Request, hm_id: str) -> dict[str, Any]:
-    with fetch(request, HealthMonitor, hm_id, "Health Monitor", "healthmonitor:get_one") as (_, hm):
-        return {"healthmonitor": apply_fields(schema.to_wire(hm), query_params(request))}
+    return get_owned(request, HealthMonitor, hm_id, "Health Monitor", "healthmonitor:get_one", "healthmonitor",
+                     schema.to_wire)
 
 
 @router.put("/lbaas/healthmonitors/{hm_id}")

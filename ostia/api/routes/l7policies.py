@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ostia.api.actions import l7policy as actions
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, fetch, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_owned
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import l7policy as schema
 from ostia.db.models import L7Policy, L7Rule
 
@@ -40,8 +41,7 @@ def create_l7policy(request: Request, body: schema.L7PolicyPOSTBody) -> dict[str
 
 @router.get("/lbaas/l7policies/{policy_id}")
 def get_l7policy(request: Request, policy_id: str) -> dict[str, Any]:
-    with fetch(request, L7Policy, policy_id, "L7 Policy", "l7policy:get_one") as (_, policy):
-        return {"l7policy": apply_fields(schema.to_wire(policy), query_params(request))}
+    return get_owned(request, L7Policy, policy_id, "L7 Policy", "l7policy:get_one", "l7policy", schema.to_wire)
 
 
 @router.put("/lbaas/l7policies/{policy_id}")

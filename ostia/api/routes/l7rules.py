@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from ostia.api.actions import l7rule as actions
 from ostia.api.actions.common import get_or_404
-from ostia.api.query import Listing, apply_fields, list_page
-from ostia.api.routes.deps import base_url, context, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import list_children, shown
+from ostia.api.routes.deps import context, services
 from ostia.api.schemas import l7rule as schema
 from ostia.db.models import L7Policy, L7Rule
 
@@ -30,17 +30,10 @@ RULES = "/lbaas/l7policies/{policy_id}/rules"
 @router.get(RULES)
 def list_rules(request: Request, policy_id: str) -> Any:
     svc, ctx = services(request), context(request)
-    params = query_params(request)
-    if "tenant_id" in params:
-        params.setdefault("project_id", params["tenant_id"])
-        del params["tenant_id"]
     with svc.db.session() as session:
         policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
         svc.policy.authorize(ctx, "l7rule:get_all", policy.project_id)
-        stmt = select(L7Rule).where(L7Rule.l7policy_id == policy.id)
-        body = list_page(session, stmt, LISTING, params, base_url(request, svc),
-                         svc.conf.api_settings.pagination_max_limit)
-    return JSONResponse(body)
+        return list_children(request, session, select(L7Rule).where(L7Rule.l7policy_id == policy.id), LISTING)
 
 
 @router.post(RULES, status_code=201)
@@ -56,7 +49,7 @@ def get_rule(request: Request, policy_id: str, rule_id: str) -> dict[str, Any]:
         policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
         rule = actions.rule_of(session, policy, rule_id)
         svc.policy.authorize(ctx, "l7rule:get_one", policy.project_id)
-        return {"rule": apply_fields(schema.to_wire(rule), query_params(request))}
+        return shown(request, "rule", schema.to_wire(rule))
 
 
 @router.put(RULES + "/{rule_id}")

@@ -10,8 +10,9 @@ from sqlalchemy.orm import selectinload
 
 from ostia.api.actions import listener as actions
 from ostia.api.actions.load_balancer import stats_for_listeners
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, fetch, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_owned
+from ostia.api.routes.deps import context, fetch, list_resource, services
 from ostia.api.schemas import listener as schema
 from ostia.db.models import L7Policy, Listener
 
@@ -42,8 +43,7 @@ def create_listener(request: Request, body: schema.ListenerPOSTBody) -> dict[str
 
 @router.get("/lbaas/listeners/{listener_id}")
 def get_listener(request: Request, listener_id: str) -> dict[str, Any]:
-    with fetch(request, Listener, listener_id, "Listener", "listener:get_one") as (_, listener):
-        return {"listener": apply_fields(schema.to_wire(listener), query_params(request))}
+    return get_owned(request, Listener, listener_id, "Listener", "listener:get_one", "listener", schema.to_wire)
 
 
 @router.put("/lbaas/listeners/{listener_id}")

@@ -9,8 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ostia.api.actions import load_balancer as actions
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, fetch, flag, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import get_owned, stored
+from ostia.api.routes.deps import context, fetch, flag, list_resource, services
 from ostia.api.schemas import load_balancer as schema
 from ostia.db.models import Listener, LoadBalancer, Pool
 from ostia.domain.enums import ProvisioningStatus
@@ -49,16 +50,14 @@ def create_load_balancer(request: Request, body: schema.LoadBalancerPOSTBody) ->
 
 @router.get("/lbaas/loadbalancers/{lb_id}")
 def get_load_balancer(request: Request, lb_id: str) -> dict[str, Any]:
-    with fetch(request, LoadBalancer, lb_id, "Load Balancer", "loadbalancer:get_one") as (_, lb):
-        return {"loadbalancer": apply_fields(schema.to_wire(lb), query_params(request))}
+    return get_owned(request, LoadBalancer, lb_id, "Load Balancer", "loadbalancer:get_one", "loadbalancer",
+                     schema.to_wire)
 
 
 @router.put("/lbaas/loadbalancers/{lb_id}")
 def update_load_balancer(request: Request, lb_id: str, body: schema.LoadBalancerPUTBody) -> dict[str, Any]:
-    svc = services(request)
-    actions.update(svc, context(request), lb_id, body.loadbalancer)
-    with svc.db.session() as session:
-        return {"loadbalancer": schema.to_wire(session.get_one(LoadBalancer, lb_id))}
+    actions.update(services(request), context(request), lb_id, body.loadbalancer)
+    return stored(request, LoadBalancer, lb_id, "loadbalancer", schema.to_wire)
 
 
 @router.delete("/lbaas/loadbalancers/{lb_id}", status_code=204)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from starlette.exceptions import HTTPException
 
 from ostia.api.actions import member as actions
-from ostia.api.query import Listing, apply_fields, list_page
-from ostia.api.routes.deps import base_url, context, flag, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import list_children, shown
+from ostia.api.routes.deps import context, flag, services
 from ostia.api.schemas import member as schema
 from ostia.db.models import Member, Pool
 
@@ -41,13 +41,8 @@ def list_members(request: Request, pool_id: str) -> Any:
     svc, ctx = services(request), context(request)
     pool = _parent_pool(request, pool_id)
     svc.policy.authorize(ctx, "member:get_all", pool.project_id)  # the pool's project, not the caller's
-    params = query_params(request)
-    if "tenant_id" in params:  # alias of project_id (§1.3)
-        params.setdefault("project_id", params.pop("tenant_id"))
     with svc.db.session() as session:
-        body = list_page(session, select(Member).where(Member.pool_id == pool_id), LISTING, params,
-                         base_url(request, svc), svc.conf.api_settings.pagination_max_limit)
-    return JSONResponse(body)
+        return list_children(request, session, select(Member).where(Member.pool_id == pool_id), LISTING)
 
 
 @router.post(PATH, status_code=201)
@@ -70,7 +65,7 @@ def get_member(request: Request, pool_id: str, member_id: str) -> dict[str, Any]
     with svc.db.session() as session:
         member = actions.member_in_pool(session, pool_id, member_id)
         svc.policy.authorize(ctx, "member:get_one", member.project_id)
-        return {"member": apply_fields(schema.to_wire(member), query_params(request))}
+        return shown(request, "member", schema.to_wire(member))
 
 
 @router.put(PATH + "/{member_id}")

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from ostia.api.actions import pool as actions
-from ostia.api.query import Listing, apply_fields
-from ostia.api.routes.deps import context, list_resource, query_params, services
+from ostia.api.query import Listing
+from ostia.api.routes._crud import shown
+from ostia.api.routes.deps import context, list_resource, services
 from ostia.api.schemas import pool as schema
 from ostia.db.models import Pool
 from ostia.domain import errors
@@ -44,7 +45,7 @@ def get_pool(request: Request, pool_id: str) -> dict[str, Any]:
         if pool is None:
             raise errors.NotFound("Pool", pool_id)
         svc.policy.authorize(context(request), "pool:get_one", pool.project_id)
-        return {"pool": apply_fields(schema.to_wire(pool), query_params(request))}
+        return shown(request, "pool", schema.to_wire(pool))
 
 
 @router.put("/lbaas/pools/{pool_id}")

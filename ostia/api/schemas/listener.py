@@ -4,43 +4,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 
 from ostia.api.schemas import l7policy as l7policy_schema
 from ostia.api.schemas.common import common, ids, text
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr, _only_str
+from ostia.api.schemas.tls import Alpn, Ciphers, TlsVersion
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr
 from ostia.db.models import Listener
-from ostia.domain import tls
 from ostia.domain.enums import ClientAuthentication, ListenerProtocol
 from ostia.domain.listeners import MAX_TIMEOUT
-
-
-def _alpn(value: str) -> str:
-    if value not in tls.ALPN_PROTOCOLS:
-        raise ValueError("Value should be one of: " + ", ".join(tls.ALPN_PROTOCOLS))
-    return value
-
 
 Timeout = Annotated[int, Field(ge=0, le=MAX_TIMEOUT)]
 # The upper bounds are the DB integer's, so no request can overflow a column.
 MAX_INT = 2147483647
 ConnectionLimit = Annotated[int, Field(ge=-1, le=MAX_INT)]
-Ciphers = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048, pattern=tls.CIPHER_PATTERN)]
-TlsVersion = Annotated[str, BeforeValidator(_only_str), Field(max_length=32)]
-Alpn = Annotated[str, BeforeValidator(_only_str), AfterValidator(_alpn)]
 HstsMaxAge = Annotated[int, Field(ge=0, le=MAX_INT)]
 
+# A model's fields are validated, and the first bad one reported, in pydantic's order: its bases' fields,
+# last base first, then its own. POST and PUT therefore list their own leading fields in a last base, the
+# options they share next, and their own trailing fields in the class itself, to keep Octavia's order.
 
-class ListenerPOST(BaseModel):
-    model_config = STRICT_OBJECT
-    loadbalancer_id: UuidStr
-    protocol: ListenerProtocol
-    protocol_port: Annotated[int, Field(ge=1, le=65535)]
-    name: Str255 | None = None
-    description: Str255 | None = None
-    admin_state_up: Bool = True
-    project_id: Str36 | None = None  # deprecated: listeners inherit the LB's project
-    tenant_id: Str36 | None = None
+
+class _ListenerOptions(BaseModel):
+    """The settings POST and PUT take alike (absent or null: the default)."""
+
     connection_limit: ConnectionLimit | None = None
     default_pool_id: UuidStr | None = None
     default_tls_container_ref: Str255 | None = None
@@ -58,6 +45,21 @@ class ListenerPOST(BaseModel):
     tls_versions: list[TlsVersion] | None = None
     alpn_protocols: list[Alpn] | None = None
     hsts_max_age: HstsMaxAge | None = None
+
+
+class _ListenerPOSTLeading(BaseModel):
+    loadbalancer_id: UuidStr
+    protocol: ListenerProtocol
+    protocol_port: Annotated[int, Field(ge=1, le=65535)]
+    name: Str255 | None = None
+    description: Str255 | None = None
+    admin_state_up: Bool = True
+    project_id: Str36 | None = None  # deprecated: listeners inherit the LB's project
+    tenant_id: Str36 | None = None
+
+
+class ListenerPOST(_ListenerOptions, _ListenerPOSTLeading):
+    model_config = STRICT_OBJECT
     hsts_include_subdomains: Bool = False
     hsts_preload: Bool = False
     tags: TagList = Field(default_factory=list)
@@ -67,30 +69,16 @@ class ListenerPOSTBody(BaseModel):
     listener: ListenerPOST
 
 
-class ListenerPUT(BaseModel):
-    """Only the keys present are changed; an explicit null resets a field to its default (§1.3)."""
-
-    model_config = STRICT_OBJECT
+class _ListenerPUTLeading(BaseModel):
     name: Str255 | None = None
     description: Str255 | None = None
     admin_state_up: Bool | None = None
-    connection_limit: ConnectionLimit | None = None
-    default_pool_id: UuidStr | None = None
-    default_tls_container_ref: Str255 | None = None
-    sni_container_refs: list[Str255] | None = None
-    client_authentication: ClientAuthentication | None = None
-    client_ca_tls_container_ref: Str255 | None = None
-    client_crl_container_ref: Str255 | None = None
-    insert_headers: dict[str, Str255] | None = None
-    timeout_client_data: Timeout | None = None
-    timeout_member_connect: Timeout | None = None
-    timeout_member_data: Timeout | None = None
-    timeout_tcp_inspect: Timeout | None = None
-    allowed_cidrs: list[CidrStr] | None = None
-    tls_ciphers: Ciphers | None = None
-    tls_versions: list[TlsVersion] | None = None
-    alpn_protocols: list[Alpn] | None = None
-    hsts_max_age: HstsMaxAge | None = None
+
+
+class ListenerPUT(_ListenerOptions, _ListenerPUTLeading):
+    """Only the keys present are changed; an explicit null resets a field to its default (§1.3)."""
+
+    model_config = STRICT_OBJECT
     hsts_include_subdomains: Bool | None = None
     hsts_preload: Bool | None = None
     tags: TagList | None = None

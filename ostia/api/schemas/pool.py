@@ -4,38 +4,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import lazyload, load_only, selectinload
 
 from ostia.api.schemas import health_monitor as hm_schema
 from ostia.api.schemas import member as member_schema
 from ostia.api.schemas.common import common, ids, text
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, IpStr, Str36, Str255, TagList, UuidStr, _only_str
+from ostia.api.schemas.tls import Alpn, Ciphers, TlsVersion
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, IpStr, Str36, Str255, TagList, UuidStr
 from ostia.db.models import HealthMonitor, L7Policy, Listener, Member, Pool
-from ostia.domain import tls
 from ostia.domain.enums import LbAlgorithm, PoolProtocol, SessionPersistenceType
 from ostia.domain.rules_pool import normalize_session_persistence
 
-
-def _alpn(value: str) -> str:
-    if value not in tls.ALPN_PROTOCOLS:
-        raise ValueError("Value should be one of: " + ", ".join(tls.ALPN_PROTOCOLS))
-    return value
-
-
-# Cipher strings end up in HAProxy's configuration: only OpenSSL cipher-list characters are allowed.
-Ciphers = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048, pattern=tls.CIPHER_PATTERN)]
-TlsVersion = Annotated[str, BeforeValidator(_only_str), Field(max_length=32)]
-Alpn = Annotated[str, BeforeValidator(_only_str), AfterValidator(_alpn)]
 Seconds = Annotated[int, Field(ge=0, le=2147483647)]
-
-
-class SessionPersistencePOST(BaseModel):
-    model_config = STRICT_OBJECT
-    type: SessionPersistenceType
-    cookie_name: Str255 | None = None
-    persistence_timeout: Seconds | None = None
-    persistence_granularity: IpStr | None = None
 
 
 class SessionPersistencePUT(BaseModel):
@@ -46,8 +27,25 @@ class SessionPersistencePUT(BaseModel):
     persistence_granularity: IpStr | None = None
 
 
-class PoolPOST(BaseModel):
-    model_config = STRICT_OBJECT
+class SessionPersistencePOST(SessionPersistencePUT):
+    type: SessionPersistenceType  # required on create; the redefinition keeps its place first
+
+
+# A model's fields are validated, and the first bad one reported, in pydantic's order: its bases' fields,
+# last base first, then its own. POST and PUT therefore keep their own fields in a last base and the TLS
+# options they share (their last fields) in the first one, to keep Octavia's order.
+
+
+class _PoolTlsOptions(BaseModel):
+    tls_container_ref: Str255 | None = None
+    ca_tls_container_ref: Str255 | None = None
+    crl_container_ref: Str255 | None = None
+    tls_ciphers: Ciphers | None = None
+    tls_versions: list[TlsVersion] | None = None
+    alpn_protocols: list[Alpn] | None = None
+
+
+class _PoolPOSTLeading(BaseModel):
     name: Str255 | None = None
     description: Str255 | None = None
     admin_state_up: Bool = True
@@ -60,20 +58,17 @@ class PoolPOST(BaseModel):
     tenant_id: Str36 | None = None
     tags: TagList = Field(default_factory=list)
     tls_enabled: Bool = False
-    tls_container_ref: Str255 | None = None
-    ca_tls_container_ref: Str255 | None = None
-    crl_container_ref: Str255 | None = None
-    tls_ciphers: Ciphers | None = None
-    tls_versions: list[TlsVersion] | None = None
-    alpn_protocols: list[Alpn] | None = None
+
+
+class PoolPOST(_PoolTlsOptions, _PoolPOSTLeading):
+    model_config = STRICT_OBJECT
 
 
 class PoolPOSTBody(BaseModel):
     pool: PoolPOST
 
 
-class PoolPUT(BaseModel):
-    model_config = STRICT_OBJECT
+class _PoolPUTLeading(BaseModel):
     name: Str255 | None = None
     description: Str255 | None = None
     admin_state_up: Bool | None = None
@@ -81,12 +76,10 @@ class PoolPUT(BaseModel):
     session_persistence: SessionPersistencePUT | None = None
     tags: TagList | None = None
     tls_enabled: Bool | None = None
-    tls_container_ref: Str255 | None = None
-    ca_tls_container_ref: Str255 | None = None
-    crl_container_ref: Str255 | None = None
-    tls_ciphers: Ciphers | None = None
-    tls_versions: list[TlsVersion] | None = None
-    alpn_protocols: list[Alpn] | None = None
+
+
+class PoolPUT(_PoolTlsOptions, _PoolPUTLeading):
+    model_config = STRICT_OBJECT
 
 
 class PoolPUTBody(BaseModel):
