@@ -6,6 +6,7 @@ from oslo_config import cfg
 
 from ostia.conf import (
     api_settings,
+    certificates,
     controller_worker,
     database,
     default,
@@ -15,7 +16,7 @@ from ostia.conf import (
     quotas,
 )
 
-_SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas)
+_SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates)
 
 
 def new_conf() -> cfg.ConfigOpts:
