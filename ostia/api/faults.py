@@ -32,6 +32,11 @@ _REASONS = {
 }
 
 
+INVALID_JSON = "Invalid JSON body: the request body could not be parsed."
+# FastAPI's answer when the JSON parser itself fails (e.g. RecursionError on a body nested thousands deep).
+BODY_PARSE_ERROR = "There was an error parsing the body"
+
+
 def fault_body(message: str, status_code: int) -> dict[str, Any]:
     return {"faultcode": "Client" if status_code < 500 else "Server", "faultstring": message,
             "debuginfo": None}
@@ -74,7 +79,7 @@ def validation_message(errs: list[dict[str, Any]], root: str | None = None) -> s
         return f"Unknown attribute for argument {arg}: {names}"
     err = errs[0]
     if err["type"] == "json_invalid":
-        return "Invalid JSON body: the request body could not be parsed."
+        return INVALID_JSON
     loc = [p for p in err["loc"] if p != "body"]
     field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "body")
     value = err.get("input")
@@ -100,6 +105,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:  # same answer as any unparsable body
+            return JSONResponse(fault_body(INVALID_JSON, 400), status_code=400)
         titles = {404: "Not Found", 405: "Method Not Allowed", 413: "Request Entity Too Large"}
         title = titles.get(exc.status_code, str(exc.detail))
         body = {"code": f"{exc.status_code} {title}", "title": title,

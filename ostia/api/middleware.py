@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostia.api.context import from_noauth_headers
 from ostia.api.faults import fault_body
+from ostia.api.query import BAD_FILTER
 
 OPENAPI_PATH = "/openapi.json"  # served as is; every other `.json` suffix is dropped (§1.1)
 
@@ -46,6 +47,16 @@ class RequestMiddleware:
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.max_body:
             await _json(send_with_id, 413, fault_body("Request is too large.", 413))
+            return
+        # Every string input refuses NUL, so no id or name holds one; PostgreSQL would even refuse it as a query
+        # parameter (a 500). Refused here once rather than before each of the many look-ups and filters.
+        if "\x00" in scope["path"]:
+            await _json(send_with_id, 404, {"code": "404 Not Found", "title": "Not Found",
+                                            "message": "The resource could not be found."})
+            return
+        query: bytes = scope.get("query_string", b"")
+        if b"%00" in query or b"\x00" in query:
+            await _json(send_with_id, 400, fault_body(BAD_FILTER, 400))
             return
         state = scope.setdefault("state", {})
         state["request_id"] = request_id

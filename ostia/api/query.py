@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import Boolean, ColumnElement, Float, Integer, Select, and_, exists, false, or_, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    DateTime,
+    Float,
+    Integer,
+    Select,
+    SmallInteger,
+    String,
+    and_,
+    exists,
+    false,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.orm import ColumnProperty, Session
 
 from ostia.db.models import Tag
@@ -47,7 +65,12 @@ class Listing:
     id_attr: str = "id"  # attribute a marker names (availability zones use "name")
 
 
+# Signed range of each integer column type on PostgreSQL/MariaDB: a filter value outside it is a DB error there.
+_INT_BITS = ((BigInteger, 64), (SmallInteger, 16), (Integer, 32))
+
+
 def _coerce(column: ColumnElement[Any], raw: str) -> Any:
+    """The filter value as the column's type; anything the database could not compare is a bad filter."""
     ctype = column.type
     if isinstance(ctype, Boolean):
         value = parse_bool(raw)
@@ -59,14 +82,28 @@ def _coerce(column: ColumnElement[Any], raw: str) -> Any:
             number = int(raw)
         except ValueError:
             raise errors.BadRequest(BAD_FILTER) from None
-        if not -(2**63) <= number < 2**63:  # no DB column holds it (SQLite would not even bind it)
+        bits = next(b for kind, b in _INT_BITS if isinstance(ctype, kind))
+        if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
             raise errors.BadRequest(BAD_FILTER)
         return number
     if isinstance(ctype, Float):
         try:
-            return float(raw)
+            number_f = float(raw)
         except ValueError:
             raise errors.BadRequest(BAD_FILTER) from None
+        if not math.isfinite(number_f):  # MySQL cannot bind inf/nan
+            raise errors.BadRequest(BAD_FILTER)
+        return number_f
+    if isinstance(ctype, DateTime):
+        try:
+            moment = dt.datetime.fromisoformat(raw.strip())
+        except ValueError:
+            raise errors.BadRequest(BAD_FILTER) from None
+        if moment.tzinfo is not None:  # stored naive UTC
+            moment = moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return moment
+    if not isinstance(ctype, String):  # JSON lists/objects: no equality with a query string on PostgreSQL
+        raise errors.BadRequest(BAD_FILTER)
     if "\x00" in raw:  # PostgreSQL refuses NUL in text parameters
         raise errors.BadRequest(BAD_FILTER)
     return raw
@@ -154,7 +191,8 @@ def _keyset(listing: Listing, sort: list[tuple[str, str]], marker_values: list[A
             # NULLs sort first ascending on SQLite/MySQL; we order nulls first everywhere.
             step = col.is_not(None) if forward else false()
         else:
-            step = (col > value) if forward else or_(col < value, col.is_(None))
+            bound = literal(value, col.type)  # SQLAlchemy refuses `col > True`: booleans need a bound parameter
+            step = (col > bound) if forward else or_(col < bound, col.is_(None))
         clauses.append(and_(*equal, step))
     return or_(*clauses)
 

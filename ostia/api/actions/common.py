@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from oslo_config import cfg
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import Session
 
 from ostia.api.context import RequestContext
@@ -53,6 +54,16 @@ def get_or_404(session: Session, model: type[T], ident: str, label: str, lock: b
     if row is None:
         raise errors.NotFound(label, ident)
     return row
+
+
+def reread(session: Session, row: Any, label: str) -> None:
+    """Read a row again under the LB lock just taken. The worker may have deleted it meanwhile (a cascade
+    delete finishing between our first read and the lock): then it is a 404, not a failed refresh (500)."""
+    ident = row.id
+    try:
+        session.refresh(row)
+    except InvalidRequestError:
+        raise errors.NotFound(label, ident) from None
 
 
 def lock_load_balancer(session: Session, lb_id: str) -> LoadBalancer:

@@ -42,6 +42,15 @@ def _parse(model: type[BaseModel], raw: Any, root: str, **parent: str) -> Any:
         raise errors.BadRequest(validation_message([dict(e) for e in exc.errors()], root)) from None
 
 
+def _list(raw: Any, field: str) -> list[Any]:
+    """A nested collection (members, l7policies, rules): null is empty, anything but a list is refused."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise errors.InvalidInput(field, raw, "Value should be a list")
+    return raw
+
+
 class _Pools:
     """Collects pool definitions and references from the whole graph, then checks §2.12's naming rules."""
 
@@ -55,6 +64,8 @@ class _Pools:
             raise errors.BadRequest(
                 f"Invalid input for field/attribute pool. Value: '{raw}'. Value should be an object")
         name = raw.get("name")
+        if name is not None and not isinstance(name, str):  # a list or object would not even be hashable
+            raise errors.InvalidInput("name", name, "Value should be string")
         if not name:
             raise errors.ValidationFailure("Pools must be named when creating a fully populated loadbalancer.")
         if set(raw) == {"name"}:
@@ -65,6 +76,7 @@ class _Pools:
         for required in ("protocol", "lb_algorithm"):
             if required not in raw:
                 raise errors.ValidationFailure(f"Pool definition for '{name}' missing required attribute: {required}")
+        _list(raw.get("members"), "members")
         self.definitions[name] = raw
         return str(name)
 
@@ -87,14 +99,14 @@ def add_children(svc: ApiServices, ctx: RequestContext, session: Session, lb: Lo
         default = catalog.see(raw.pop("default_pool")) if raw.get("default_pool") is not None else None
         raw.pop("default_pool", None)
         policies = []
-        for praw in raw.pop("l7policies", None) or []:
+        for praw in _list(raw.pop("l7policies", None), "l7policies"):
             if not isinstance(praw, dict):
                 raise errors.BadRequest(
                     f"Invalid input for field/attribute l7policies. Value: '{praw}'. Value should be an object")
             praw = dict(praw)
             redirect = catalog.see(praw.pop("redirect_pool")) if praw.get("redirect_pool") is not None else None
             praw.pop("redirect_pool", None)
-            policies.append((praw, redirect, praw.pop("rules", None) or []))
+            policies.append((praw, redirect, _list(praw.pop("rules", None), "rules")))
         plan.append((raw, default, policies))
     catalog.check()
 
@@ -106,7 +118,7 @@ def add_children(svc: ApiServices, ctx: RequestContext, session: Session, lb: Lo
     for name, raw in catalog.definitions.items():
         raw = dict(raw)
         hm_raw = raw.pop("healthmonitor", None)
-        members_raw = raw.pop("members", None) or []
+        members_raw = _list(raw.pop("members", None), "members")
         row = pool.new_pool(svc, ctx, session, lb, _parse(pool_schema.PoolPOST, raw, "pool", loadbalancer_id=lb.id))
         session.flush()
         if hm_raw is not None:

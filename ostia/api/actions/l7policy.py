@@ -106,7 +106,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: L7PolicyPOST) -> tuple[s
     with svc.db.session() as session:
         listener = common.get_or_404(session, Listener, body.listener_id, "Listener")
         lb = lock_tree(session, listener.load_balancer_id)
-        session.refresh(listener)
+        common.reread(session, listener, "Listener")
         svc.policy.authorize(ctx, "l7policy:post", lb.project_id)
         _validated(session, lb, listener, body)
         common.check_quota(session, svc.conf, ctx, lb.project_id,
@@ -122,10 +122,10 @@ def create(svc: ApiServices, ctx: RequestContext, body: L7PolicyPOST) -> tuple[s
 def locked_policy(session: Session, policy_id: str) -> tuple[L7Policy, Listener, LoadBalancer]:
     """The policy, its listener and its row-locked LB, read under that lock."""
     policy = common.get_or_404(session, L7Policy, policy_id, "L7 Policy")
-    listener = session.get_one(Listener, policy.listener_id)
+    listener = common.get_or_404(session, Listener, policy.listener_id, "Listener")  # 404 if a cascade won
     lb = lock_tree(session, listener.load_balancer_id)
-    session.refresh(policy)
-    session.refresh(listener)
+    common.reread(session, policy, "L7 Policy")
+    common.reread(session, listener, "Listener")
     return policy, listener, lb
 
 

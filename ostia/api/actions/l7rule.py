@@ -49,10 +49,10 @@ def new_l7rule(svc: ApiServices, ctx: RequestContext, session: Session, policy: 
 
 def locked_policy(session: Session, policy_id: str) -> tuple[L7Policy, Listener, LoadBalancer]:
     policy = common.get_or_404(session, L7Policy, policy_id, POLICY_LABEL)
-    listener = session.get_one(Listener, policy.listener_id)
+    listener = common.get_or_404(session, Listener, policy.listener_id, "Listener")  # 404 if a cascade won
     lb = lock_tree(session, listener.load_balancer_id)
-    session.refresh(policy)
-    session.refresh(listener)
+    common.reread(session, policy, POLICY_LABEL)
+    common.reread(session, listener, "Listener")
     return policy, listener, lb
 
 

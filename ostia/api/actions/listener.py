@@ -163,7 +163,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: ListenerPOST) -> tuple[s
 def _locked_listener(session: Session, listener_id: str) -> tuple[Listener, LoadBalancer]:
     listener = common.get_or_404(session, Listener, listener_id, "Listener")
     lb = lock_tree(session, listener.load_balancer_id)
-    session.refresh(listener)  # read again under the LB lock
+    common.reread(session, listener, "Listener")
     return listener, lb
 
 

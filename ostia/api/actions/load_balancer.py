@@ -28,6 +28,7 @@ from ostia.domain.enums import OperatingStatus, ProvisioningStatus
 
 MISSING_PROJECT = ("Missing project ID in request where one is required. An administrator should check the "
                    "keystone settings in the Octavia configuration.")
+PROJECT_ID_MAX = 36  # width of every project_id column
 
 
 def _provider(svc: ApiServices, requested: str | None, flavor_provider: str | None) -> str:
@@ -84,6 +85,9 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
         project_id = svc.conf.api_settings.noauth_default_project or None
     if not project_id:
         raise errors.ValidationFailure(MISSING_PROJECT)
+    if len(project_id) > PROJECT_ID_MAX:  # a noauth X-Project-Id header is unchecked; the column is 36 wide
+        raise errors.InvalidInput("project_id", project_id,
+                                  f"Value should have a maximum character requirement of {PROJECT_ID_MAX}")
     svc.policy.authorize(ctx, "loadbalancer:post", project_id)
     if body.vip_sg_ids is not None:
         svc.policy.authorize(ctx, "loadbalancer:post:vip_sg_ids", project_id)
@@ -111,7 +115,8 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
         operating_status=OperatingStatus.OFFLINE, vip_address=vip.address, vip_port_id=vip.port_id,
         vip_subnet_id=vip.subnet_id, vip_network_id=vip.network_id, vip_qos_policy_id=body.vip_qos_policy_id,
         vip_sg_ids=list(body.vip_sg_ids or []), vip_vnic_type="direct" if flavor_data.get("sriov_vip") else "normal",
-        provider=provider, flavor_id=body.flavor_id, availability_zone=body.availability_zone,
+        # "" names no zone (like null): stored as NULL, as the foreign key to availability_zone needs
+        provider=provider, flavor_id=body.flavor_id, availability_zone=body.availability_zone or None,
         topology=topology)
     lb.additional_vips = [AdditionalVip(subnet_id=v.subnet_id, ip_address=v.ip_address)
                           for v in body.additional_vips]

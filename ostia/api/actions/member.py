@@ -118,7 +118,7 @@ def _locked_member(session: Session, pool_id: str, member_id: str) -> tuple[Memb
     """The member, its pool and its row-locked LB; the member is read again under that lock."""
     member = member_in_pool(session, pool_id, member_id)
     pool, lb = load_for_change(session, pool_id)
-    session.refresh(member)
+    common.reread(session, member, "Member")
     return member, pool, lb
 
 

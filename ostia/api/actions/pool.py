@@ -37,7 +37,7 @@ def load_for_change(session: Session, pool_id: str) -> tuple[Pool, LoadBalancer]
     """The pool (404) and its load balancer, row-locked; the pool is re-read under the lock."""
     pool = common.get_or_404(session, Pool, pool_id, "Pool")
     lb = common.get_or_404(session, LoadBalancer, pool.load_balancer_id, "Load Balancer", lock=True)
-    session.refresh(pool)
+    common.reread(session, pool, "Pool")
     return pool, lb
 
 
@@ -111,7 +111,7 @@ def create(svc: ApiServices, ctx: RequestContext, body: PoolPOST) -> dict[str, A
             raise errors.ValidationFailure("Must provide at least one of: loadbalancer_id, listener_id")
         lb = common.get_or_404(session, LoadBalancer, lb_id, "Load Balancer", lock=True)
         if listener is not None:
-            session.refresh(listener)
+            common.reread(session, listener, "Listener")
         svc.policy.authorize(ctx, "pool:post", lb.project_id)
         check_pool(svc, lb, body, listener)
         common.check_quota(session, svc.conf, ctx, lb.project_id, {"pool": 1})

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 from ostia.api.schemas.common import common, text
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, Str36, Str255, TagList, UuidStr, _only_str
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, Seconds, Str36, Str255, TagList, UuidStr, _only_str
 from ostia.db.models import HealthMonitor
 from ostia.domain.enums import HealthMonitorType, HttpMethod
 
@@ -44,7 +44,6 @@ def _http_version(value: float) -> float:
     return value
 
 
-Seconds = Annotated[int, Field(ge=0, le=2147483647)]
 Retries = Annotated[int, Field(ge=1, le=10)]
 UrlPath = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048), AfterValidator(_url_path)]
 ExpectedCodes = Annotated[str, BeforeValidator(_only_str), Field(max_length=64),

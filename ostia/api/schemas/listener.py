@@ -9,16 +9,14 @@ from pydantic import BaseModel, Field
 from ostia.api.schemas import l7policy as l7policy_schema
 from ostia.api.schemas.common import common, ids, text
 from ostia.api.schemas.tls import Alpn, Ciphers, TlsVersion
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr
+from ostia.api.schemas.types import INT32_MAX, STRICT_OBJECT, Bool, CidrStr, Str36, Str255, TagList, UuidStr
 from ostia.db.models import Listener
 from ostia.domain.enums import ClientAuthentication, ListenerProtocol
 from ostia.domain.listeners import MAX_TIMEOUT
 
 Timeout = Annotated[int, Field(ge=0, le=MAX_TIMEOUT)]
-# The upper bounds are the DB integer's, so no request can overflow a column.
-MAX_INT = 2147483647
-ConnectionLimit = Annotated[int, Field(ge=-1, le=MAX_INT)]
-HstsMaxAge = Annotated[int, Field(ge=0, le=MAX_INT)]
+ConnectionLimit = Annotated[int, Field(ge=-1, le=INT32_MAX)]
+HstsMaxAge = Annotated[int, Field(ge=0, le=INT32_MAX)]
 
 # A model's fields are validated, and the first bad one reported, in pydantic's order: its bases' fields,
 # last base first, then its own. POST and PUT therefore list their own leading fields in a last base, the

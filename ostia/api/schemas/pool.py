@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import lazyload, load_only, selectinload
@@ -11,12 +11,10 @@ from ostia.api.schemas import health_monitor as hm_schema
 from ostia.api.schemas import member as member_schema
 from ostia.api.schemas.common import common, ids, text
 from ostia.api.schemas.tls import Alpn, Ciphers, TlsVersion
-from ostia.api.schemas.types import STRICT_OBJECT, Bool, IpStr, Str36, Str255, TagList, UuidStr
+from ostia.api.schemas.types import STRICT_OBJECT, Bool, IpStr, Seconds, Str36, Str255, TagList, UuidStr
 from ostia.db.models import HealthMonitor, L7Policy, Listener, Member, Pool
 from ostia.domain.enums import LbAlgorithm, PoolProtocol, SessionPersistenceType
 from ostia.domain.rules_pool import normalize_session_persistence
-
-Seconds = Annotated[int, Field(ge=0, le=2147483647)]
 
 
 class SessionPersistencePUT(BaseModel):

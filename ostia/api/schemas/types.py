@@ -56,6 +56,10 @@ Str2048 = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048)]
 Str4096 = Annotated[str, BeforeValidator(_only_str), Field(max_length=4096)]
 Bool = Annotated[bool, BeforeValidator(_null_is_false)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+# Integer columns are 32-bit on PostgreSQL and MariaDB: an integer field without a smaller maximum of its own
+# is capped here, so no request can overflow a column (a database error, a 500); WSME's "lower or equal" message.
+INT32_MAX = 2**31 - 1
+Seconds = Annotated[int, Field(ge=0, le=INT32_MAX)]
 TagList = list[Str255]
 
 HOSTNAME_RE = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"

@@ -11,4 +11,5 @@ class Tag(Base):
 
     __tablename__ = "tag"
     resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Exact (binary, no-pad) collation on MariaDB/MySQL, set by the migration: see `_exact_collation` there.
     tag: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
