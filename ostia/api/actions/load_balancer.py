@@ -12,6 +12,7 @@ from ostia.api.actions import common
 from ostia.api.actions.network import VipRequest, resolve_vip
 from ostia.api.context import RequestContext
 from ostia.api.schemas.load_balancer import LoadBalancerPOST, LoadBalancerPUT
+from ostia.api.schemas.load_balancer import to_wire as lb_to_wire
 from ostia.api.services import ApiServices
 from ostia.db.models import (
     AdditionalVip,
@@ -126,17 +127,20 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
     return lb
 
 
-def create(svc: ApiServices, ctx: RequestContext, body: LoadBalancerPOST) -> str:
+def create(svc: ApiServices, ctx: RequestContext, body: LoadBalancerPOST) -> dict[str, Any]:
+    """Returns the wire body as committed (PENDING_CREATE), before the worker can move it on."""
     from ostia.api.actions import graph  # single-call create: children validated with their own rules
 
     with svc.db.session() as session:
         lb = new_load_balancer(svc, ctx, session, body)
         if body.listeners or body.pools:
             graph.add_children(svc, ctx, session, lb, body.listeners, body.pools)
+            wire = graph.full_wire(lb)
+        else:
+            wire = lb_to_wire(lb)
         job_id = common.create_job(session, "load_balancer.create", lb.id, id=lb.id)
-        lb_id = lb.id
     svc.dispatcher.dispatch(job_id)
-    return lb_id
+    return wire
 
 
 def update(svc: ApiServices, ctx: RequestContext, lb_id: str, body: LoadBalancerPUT) -> str:

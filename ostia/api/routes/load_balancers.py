@@ -37,15 +37,7 @@ def list_load_balancers(request: Request) -> dict[str, Any]:
 
 @router.post("/lbaas/loadbalancers", status_code=201)
 def create_load_balancer(request: Request, body: schema.LoadBalancerPOSTBody) -> dict[str, Any]:
-    from ostia.api.actions import graph
-
-    svc = services(request)
-    lb_id = actions.create(svc, context(request), body.loadbalancer)
-    with svc.db.session() as session:
-        lb = session.get_one(LoadBalancer, lb_id)
-        if body.loadbalancer.listeners or body.loadbalancer.pools:
-            return {"loadbalancer": graph.full_wire(lb)}
-        return {"loadbalancer": schema.to_wire(lb)}
+    return {"loadbalancer": actions.create(services(request), context(request), body.loadbalancer)}
 
 
 @router.get("/lbaas/loadbalancers/{lb_id}")
