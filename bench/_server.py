@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
-
-import httpx
+from pathlib import Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+sys.path.insert(0, ROOT)  # the process helpers are shared with the test suite
+from tests.support.processes import free_port, stop, wait_http  # noqa: E402
+
 OSTIA = os.path.join(os.path.dirname(sys.executable), "ostia")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager
@@ -34,24 +29,10 @@ def ostia_up(*settings: str) -> Iterator[str]:
         proc = subprocess.Popen([*args, "up"], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(url + "/", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    with open(log.name) as out:
-                        raise RuntimeError("ostia up did not start: " + out.read()[-2000:])
-                time.sleep(0.1)
+            wait_http(url + "/", proc, Path(log.name))
             yield url
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
             log.close()
 
 

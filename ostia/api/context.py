@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from fastapi import Request
-
 
 @dataclasses.dataclass(frozen=True)
 class RequestContext:
@@ -34,7 +32,3 @@ def from_noauth_headers(headers: Mapping[str, str], request_id: str = "", admin:
     return RequestContext(project_id=project or None, user_id=get("x-user-id") or get("x-user"), roles=roles,
                           is_admin=admin, auth_token=get("x-auth-token"), request_id=request_id)
 
-
-def get_context(request: Request) -> RequestContext:
-    ctx: RequestContext = request.state.context
-    return ctx

@@ -85,8 +85,6 @@ def validation_message(errs: list[dict[str, Any]], root: str | None = None) -> s
     value = err.get("input")
     if err["type"] == "missing":
         value = None
-    if isinstance(value, dict) and err["type"] != "missing":
-        value = value
     return f"Invalid input for field/attribute {field}. Value: '{value}'. {_reason(err)}"
 
 

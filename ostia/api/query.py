@@ -238,14 +238,15 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
         if row is None:
             raise errors.BadRequest(f"Supplied pagination marker '{marker}' is not valid.")
         stmt = stmt.where(_keyset(listing, sort, list(row), reverse))
+    # MySQL has no NULLS FIRST/LAST, and already puts NULLs first ascending (last descending).
+    explicit_nulls = session.get_bind().dialect.name != "mysql"
     order = []
     for key, direction in sort:
         col = _sort_column(listing, key)
-        ascending = (direction == "asc") != reverse
-        order.append(col.asc().nulls_first() if ascending else col.desc().nulls_last())
-    if session.get_bind().dialect.name == "mysql":  # MySQL has no NULLS FIRST; it sorts NULLs first on asc
-        order = [(_sort_column(listing, k).asc() if ((d == "asc") != reverse) else _sort_column(listing, k).desc())
-                 for k, d in sort]
+        if (direction == "asc") != reverse:
+            order.append(col.asc().nulls_first() if explicit_nulls else col.asc())
+        else:
+            order.append(col.desc().nulls_last() if explicit_nulls else col.desc())
     rows = list(session.scalars(stmt.order_by(*order).limit(limit)).unique())
     if reverse:
         rows.reverse()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 import threading
@@ -28,17 +27,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.processes import free_port, stop, wait_http
+
 BIN = Path(sys.executable).parent
 OSTIA = BIN / "ostia"
 OPENSTACK = BIN / "openstack"
 START_TIMEOUT = 60.0
 CLI_TIMEOUT = 90.0  # `--wait` has no timeout of its own (osc_lib), so a stuck object must not hang the suite
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -104,21 +99,6 @@ class OstiaServer:
         raise AssertionError(f"{path} still answers {code} after {timeout}s")
 
 
-def _wait_until_up(server: OstiaServer) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            pytest.fail(f"ostia up exited with {server.process.returncode}:\n{server.log_tail()}")
-        try:
-            with urllib.request.urlopen(server.url + "/", timeout=2) as resp:  # noqa: S310
-                if resp.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"ostia up did not answer GET / within {START_TIMEOUT}s:\n{server.log_tail()}")
-
-
 @pytest.fixture(scope="session")
 def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
     state_dir = tmp_path_factory.mktemp("ostia-state")
@@ -130,15 +110,10 @@ def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServ
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = OstiaServer(f"http://127.0.0.1:{port}", port, state_dir, log_path, process)
     try:
-        _wait_until_up(server)
+        wait_http(server.url + "/", process, log_path, START_TIMEOUT)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop(process)
 
 
 @dataclass

@@ -26,6 +26,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.databases import fresh_database
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.rabbit
 
@@ -41,12 +42,6 @@ PENDING = ("PENDING_CREATE", "PENDING_UPDATE", "PENDING_DELETE")
 SLOW = ("controller_worker.noop_task_delay=1.5", "jobs.lease_seconds=3", "jobs.sweep_interval=1",
         "controller_worker.workers=8")
 RESCUER = ("jobs.lease_seconds=3", "jobs.sweep_interval=1")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait(what: str, check: Callable[[], Any], timeout: float, diagnose: Callable[[], str] = str) -> Any:
@@ -88,7 +83,7 @@ class Cluster:
         self.tmp = tmp
         self.db_url = db_url
         self.topic = f"ostia-test-{uuid.uuid4().hex[:12]}"
-        self.port = _free_port()
+        self.port = free_port()
         self.procs: list[Proc] = []
         self.engine = create_engine(db_url)
         self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=15,

@@ -20,11 +20,9 @@ import dataclasses
 import grp
 import os
 import pwd
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +32,8 @@ import httpx
 import pytest
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
+
+from tests.support.processes import free_port, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 KEYSTONE_VENV = REPO / ".state" / "keystone-venv"
@@ -87,12 +87,6 @@ def password_of(user: str) -> str:
     return ADMIN_PASSWORD if user == "admin" else f"{user}-pw"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def ensure_keystone_venv() -> Path:
     """The same steps as `scripts/setup --test`, for a checkout where it was not run with --test."""
     stamp = KEYSTONE_VENV / ".installed"
@@ -110,28 +104,6 @@ def _run(cmd: list[str], timeout: float = 120, env: dict[str, str] | None = None
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: server exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {timeout}s:\n{log.read_text()[-4000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @contextlib.contextmanager
@@ -174,10 +146,10 @@ def running_keystone(workdir: Path) -> Iterator[str]:
                                  "--threads", "1", "--timeout", "120", "ks_wsgi:application"],
                                 cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_http(url, proc, log)
+        wait_http(url, proc, log)
         yield url
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 def register(auth_url: str, ostia_url: str) -> dict[str, str]:
@@ -237,10 +209,10 @@ def running_ostia(workdir: Path, auth_url: str, port: int) -> Iterator[str]:
                                  "--set", "transport_url=", "up"],
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_http(url + "/", proc, log)
+        wait_http(url + "/", proc, log)
         yield url
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,6 @@ from ostia.db.models import (
     Listener,
     ListenerStatistics,
     LoadBalancer,
-    utcnow,
 )
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus
@@ -236,6 +235,3 @@ def status_tree(lb: LoadBalancer) -> dict[str, Any]:
         listeners.append({**st(listener), "pools": [pool_tree(p) for p in pools.values()]})
     return {"statuses": {"loadbalancer": {**st(lb), "listeners": listeners}}}
 
-
-def touch(row: Any) -> None:
-    row.updated_at = utcnow()

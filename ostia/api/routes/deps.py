@@ -63,11 +63,12 @@ def list_resource(request: Request, stmt: Any, listing: Listing, policy_prefix: 
     params.pop("tenant_id", None)
     if project_column is not None:
         wants_global = requested is None or requested != ctx.project_id
-        if svc.policy.enforce_enabled and wants_global and global_action and \
-                svc.policy.allowed(ctx, f"{policy_prefix}:get_all-global", None):
+        sees_all = not svc.policy.enforce_enabled or (
+            wants_global and global_action and svc.policy.allowed(ctx, f"{policy_prefix}:get_all-global", None))
+        if sees_all:
             if requested:
                 stmt = stmt.where(project_column == requested)
-        elif svc.policy.enforce_enabled:
+        else:
             # Like Octavia: without global read, `get_all` is checked against the requested project (own by
             # default), so asking for another project is a 403, and a token without a project sees nothing.
             scope_project = requested or ctx.project_id
@@ -75,8 +76,6 @@ def list_resource(request: Request, stmt: Any, listing: Listing, policy_prefix: 
                 raise errors.NotAuthorized()
             svc.policy.authorize(ctx, f"{policy_prefix}:get_all", scope_project)
             stmt = stmt.where(project_column == scope_project)
-        elif requested:
-            stmt = stmt.where(project_column == requested)
         params.pop("project_id", None)
     else:
         svc.policy.authorize(ctx, f"{policy_prefix}:get_all", ctx.project_id)

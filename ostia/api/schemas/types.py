@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 import uuid
 from typing import Annotated, Any
 
@@ -52,7 +51,6 @@ CidrStr = Annotated[str, BeforeValidator(_only_str), AfterValidator(_cidr)]
 Str255 = Annotated[str, BeforeValidator(_only_str), Field(max_length=255)]
 Str64 = Annotated[str, BeforeValidator(_only_str), Field(max_length=64)]
 Str36 = Annotated[str, BeforeValidator(_only_str), Field(max_length=36)]
-Str2048 = Annotated[str, BeforeValidator(_only_str), Field(max_length=2048)]
 Str4096 = Annotated[str, BeforeValidator(_only_str), Field(max_length=4096)]
 Bool = Annotated[bool, BeforeValidator(_null_is_false)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -61,6 +59,3 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 INT32_MAX = 2**31 - 1
 Seconds = Annotated[int, Field(ge=0, le=INT32_MAX)]
 TagList = list[Str255]
-
-HOSTNAME_RE = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
