@@ -27,9 +27,16 @@ def database(conf: cfg.ConfigOpts) -> Database:
 
 
 def prepare_database(conf: cfg.ConfigOpts, db: Database) -> None:
+    """Migrate and seed: `ostia db upgrade`, and `ostia up` (which owns its SQLite file)."""
     migrate.upgrade(db.engine)
     with db.session() as session:
         networks.seed(session, conf.networking.networks)
+
+
+def require_current_schema(db: Database) -> None:
+    """Separate services share one database and may start together: they never migrate it themselves."""
+    if not migrate.is_current(db.engine):
+        raise SystemExit("the database schema is not at the latest revision: run `ostia db upgrade` first")
 
 
 def rpc_dispatcher(conf: cfg.ConfigOpts) -> Dispatcher:
@@ -75,7 +82,7 @@ def all_in_one(conf: cfg.ConfigOpts) -> Controller:
 
 def api_only(conf: cfg.ConfigOpts) -> Controller:
     db = database(conf)
-    prepare_database(conf, db)
+    require_current_schema(db)
     drivers = build_drivers(conf, db)
     if not conf.transport_url:
         raise SystemExit("ostia api: set transport_url so jobs reach the workers (or use `ostia up`)")
@@ -85,6 +92,6 @@ def api_only(conf: cfg.ConfigOpts) -> Controller:
 
 def worker_only(conf: cfg.ConfigOpts) -> Controller:
     db = database(conf)
-    prepare_database(conf, db)
+    require_current_schema(db)
     drivers = build_drivers(conf, db)
     return Controller(conf, db, drivers, Worker(conf, db, drivers), FastAPI())

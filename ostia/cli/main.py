@@ -121,7 +121,7 @@ def cmd_network(args: argparse.Namespace) -> int:
 
     conf = _conf(args)
     db = bootstrap.database(conf)
-    bootstrap.prepare_database(conf, db)
+    bootstrap.require_current_schema(db)
     with db.session() as session:
         nets = {n.id: n for n in session.scalars(select(Network))}
         rows = [(nets[s.network_id].name, s.network_id, s.name, s.id, s.cidr)

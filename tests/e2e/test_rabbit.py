@@ -90,12 +90,16 @@ class Cluster:
                                  headers={"X-Project-Id": "p1", "X-Auth-Token": "notused"})
 
     # -- processes -------------------------------------------------------------------------------
-    def _start(self, name: str, command: str, sets: tuple[str, ...]) -> Proc:
+    def _argv(self, sets: tuple[str, ...]) -> list[str]:
         argv = [str(OSTIA), "--state-dir", str(self.tmp / "state"),
                 "--set", f"DEFAULT.transport_url={TRANSPORT_URL}", "--set", f"jobs.topic={self.topic}",
                 "--set", f"database.connection={self.db_url}", "--set", f"api_settings.bind_port={self.port}"]
         for item in sets:
             argv += ["--set", item]
+        return argv
+
+    def _start(self, name: str, command: str, sets: tuple[str, ...]) -> Proc:
+        argv = self._argv(sets)
         log = self.tmp / f"{name}.log"
         with log.open("wb") as out:
             popen = subprocess.Popen([*argv, command], stdout=out, stderr=subprocess.STDOUT,
@@ -105,6 +109,8 @@ class Cluster:
         return proc
 
     def start_api(self) -> Proc:
+        # As in production: the schema is migrated once, before any service starts.
+        subprocess.run([*self._argv(()), "db", "upgrade"], check=True, capture_output=True, timeout=START_TIMEOUT)
         proc = self._start("api", "api", ())
 
         def up() -> bool:
