@@ -7,60 +7,20 @@ certificates, CA, CRL, crt-lists and server-state file they reference are create
 
 from __future__ import annotations
 
-import datetime as dt
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from ostia.domain.spec import LoadBalancerSpec
 from ostia.render.haproxy import render_crt_list
 from tests.support.haproxy_scenarios import BASE, SCENARIOS
+from tests.support.pki import Pki
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
 pytestmark = pytest.mark.skipif(HAPROXY is None, reason="haproxy is not installed (scripts/setup installs it)")
-
-
-class Pki:
-    """A CA, certificates it signs (one per name) and an empty CRL, as PEM text."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ostia test CA")])
-        now = dt.datetime.now(dt.UTC)
-        self.name = name
-        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-                     .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-                     .not_valid_after(now + dt.timedelta(days=30))
-                     .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                     .sign(self.key, hashes.SHA256()))
-
-    def ca_pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    def crl_pem(self) -> bytes:
-        now = dt.datetime.now(dt.UTC)
-        crl = (x509.CertificateRevocationListBuilder().issuer_name(self.name).last_update(now)
-               .next_update(now + dt.timedelta(days=30)).sign(self.key, hashes.SHA256()))
-        return crl.public_bytes(serialization.Encoding.PEM)
-
-    def bundle_pem(self, cn: str) -> bytes:
-        """Certificate + key, the form HAProxy's crt and crt-list entries take."""
-        key = ec.generate_private_key(ec.SECP256R1())
-        now = dt.datetime.now(dt.UTC)
-        cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-                .issuer_name(self.name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
-                .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
-                .sign(self.key, hashes.SHA256()))
-        return cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
 @pytest.fixture(scope="module")
