@@ -12,7 +12,8 @@ import time
 import uuid
 from typing import Any
 
-from ostia.drivers.network.base import Vip
+from ostia.drivers.compute.base import ComputeInstance
+from ostia.drivers.network.base import PortPlug, Vip
 
 
 class CallRecorder:
@@ -29,9 +30,9 @@ class CallRecorder:
 
 
 class NoopComputeDriver(CallRecorder):
-    def build(self, amphora_id: str, load_balancer_id: str) -> str:
+    def build(self, amphora_id: str, load_balancer_id: str | None) -> ComputeInstance:
         self.record("build", amphora_id, load_balancer_id)
-        return str(uuid.uuid5(uuid.NAMESPACE_OID, f"compute-{amphora_id}"))
+        return ComputeInstance(str(uuid.uuid5(uuid.NAMESPACE_OID, f"compute-{amphora_id}")), None)
 
     def delete(self, compute_id: str) -> None:
         self.record("delete", compute_id)
@@ -55,14 +56,19 @@ class NoopNetworkDriver(CallRecorder):
     def deallocate_vip(self, load_balancer_id: str) -> None:
         self.record("deallocate_vip", load_balancer_id)
 
-    def plug_vip(self, amphora_id: str, vip: Vip) -> None:
+    def plug_vip(self, amphora_id: str, vip: Vip) -> PortPlug:
         self.record("plug_vip", amphora_id, vip)
+        return PortPlug(mac_address="", ip_address=vip.address, subnet_cidr="198.51.100.0/24")
 
     def unplug_vip(self, amphora_id: str, vip: Vip) -> None:
         self.record("unplug_vip", amphora_id, vip)
 
-    def plug_member_networks(self, amphora_id: str, subnet_ids: list[str]) -> None:
+    def plug_member_networks(self, amphora_id: str, subnet_ids: list[str]) -> list[PortPlug]:
         self.record("plug_member_networks", amphora_id, subnet_ids)
+        return []
+
+    def release_amphora(self, amphora_id: str) -> None:
+        self.record("release_amphora", amphora_id)
 
 
 class NoopAmphoraDriver(CallRecorder):
@@ -74,3 +80,9 @@ class NoopAmphoraDriver(CallRecorder):
 
     def wait_ready(self, amphora_id: str) -> None:
         self.record("wait_ready", amphora_id)
+
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
+        self.record("post_vip_plug", amphora_id, vip_address)
+
+    def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
+        self.record("post_network_plug", amphora_id, plug.subnet_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 from oslo_config import cfg
@@ -21,17 +22,74 @@ class Drivers:
     amphora: AmphoraDriver
 
 
-def _pick(family: str, name: str, table: dict[str, Any]) -> Any:
+def _pick(family: str, name: str, table: dict[str, Callable[[], Any]]) -> Any:
     if name not in table:
         raise ValueError(f"[controller_worker] {family}_driver: unknown driver {name!r} "
                          f"(known: {', '.join(sorted(table))})")
-    return table[name]
+    return table[name]()
+
+
+def _network(conf: cfg.ConfigOpts, db: Database, name: str) -> NetworkDriver:
+    def loopback() -> Any:
+        from ostia.drivers.network.loopback import LoopbackNetworkDriver
+
+        return LoopbackNetworkDriver(conf, db)
+
+    def netns() -> Any:
+        from ostia.drivers.network.netns import NetnsNetworkDriver
+
+        return NetnsNetworkDriver(conf, db)
+
+    return _pick("network", name, {"noop": lambda: noop.NoopNetworkDriver(conf.controller_worker.noop_task_delay),
+                                   "loopback": loopback, "netns": netns})
+
+
+def certificate_driver(conf: cfg.ConfigOpts) -> Any:
+    from ostia.drivers.certificates.local_ca import LocalCertificateDriver
+
+    return LocalCertificateDriver.from_conf(conf)
+
+
+def cert_manager(conf: cfg.ConfigOpts, db: Database) -> Any:
+    from ostia.drivers.cert_manager.local import LocalCertManager
+
+    return LocalCertManager(conf, db)
+
+
+def _compute(conf: cfg.ConfigOpts, db: Database, name: str, network: NetworkDriver) -> ComputeDriver:
+    def local() -> Any:
+        from ostia.drivers.compute.local import LocalComputeDriver
+
+        prepare = getattr(network, "ensure_amphora_namespace", None)
+        return LocalComputeDriver.from_conf(conf, certificate_driver(conf), db=db, prepare_namespace=prepare)
+
+    return _pick("compute", name, {"noop": lambda: noop.NoopComputeDriver(conf.controller_worker.noop_task_delay),
+                                   "local": local})
+
+
+def _amphora(conf: cfg.ConfigOpts, db: Database, name: str) -> AmphoraDriver:
+    def agent() -> Any:
+        from ostia.drivers.amphora.client import AgentClient
+        from ostia.drivers.amphora.rest import RestAmphoraDriver
+        from ostia.drivers.certificates.tls import client_context
+
+        certs = certificate_driver(conf)
+        cert_file, key_file = certs.client_cert_files()
+        ha = conf.haproxy_amphora
+        client = AgentClient(client_context(cert_file, key_file, certs.ca_dir / "ca.pem"), ha.bind_port,
+                             connect_timeout=ha.rest_request_conn_timeout, read_timeout=ha.rest_request_read_timeout,
+                             retries=ha.active_connection_max_retries,
+                             retry_interval=ha.active_connection_retry_interval,
+                             wait_interval=ha.connection_retry_interval)
+        return RestAmphoraDriver(db, client, cert_manager(conf, db), ha.build_active_timeout)
+
+    return _pick("amphora", name, {"noop": lambda: noop.NoopAmphoraDriver(conf.controller_worker.noop_task_delay),
+                                   "agent": agent})
 
 
 def build_drivers(conf: cfg.ConfigOpts, db: Database) -> Drivers:
     cw = conf.controller_worker
-    delay = cw.noop_task_delay
-    compute = _pick("compute", cw.compute_driver, {"noop": lambda: noop.NoopComputeDriver(delay)})()
-    network = _pick("network", cw.network_driver, {"noop": lambda: noop.NoopNetworkDriver(delay)})()
-    amphora = _pick("amphora", cw.amphora_driver, {"noop": lambda: noop.NoopAmphoraDriver(delay)})()
+    network = _network(conf, db, cw.network_driver)
+    compute = _compute(conf, db, cw.compute_driver, network)
+    amphora = _amphora(conf, db, cw.amphora_driver)
     return Drivers(compute=compute, network=network, amphora=amphora)

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import free_port, stop, wait_http
+from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
 
 BIN = Path(sys.executable).parent
 OSTIA = BIN / "ostia"
@@ -106,7 +106,7 @@ def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServ
     log_path = state_dir / "ostia-up.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}", "up"],
+            [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}", *NOOP_ARGS, "up"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = OstiaServer(f"http://127.0.0.1:{port}", port, state_dir, log_path, process)
     try:

@@ -26,7 +26,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.databases import fresh_database
-from tests.support.processes import free_port
+from tests.support.processes import NOOP_ARGS, free_port
 
 pytestmark = pytest.mark.rabbit
 
@@ -93,7 +93,8 @@ class Cluster:
     def _argv(self, sets: tuple[str, ...]) -> list[str]:
         argv = [str(OSTIA), "--state-dir", str(self.tmp / "state"),
                 "--set", f"DEFAULT.transport_url={TRANSPORT_URL}", "--set", f"jobs.topic={self.topic}",
-                "--set", f"database.connection={self.db_url}", "--set", f"api_settings.bind_port={self.port}"]
+                "--set", f"database.connection={self.db_url}", "--set", f"api_settings.bind_port={self.port}",
+                *NOOP_ARGS]
         for item in sets:
             argv += ["--set", item]
         return argv

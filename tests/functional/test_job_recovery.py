@@ -24,6 +24,7 @@ from ostia.drivers.registry import Drivers, build_drivers
 from ostia.jobs import store
 from ostia.worker.service import Worker
 from tests.support.databases import BACKENDS, fresh_database
+from tests.support.processes import NOOP_DRIVERS
 
 MAX_ATTEMPTS = 2
 DEAD_LEASE = dt.timedelta(seconds=-30)
@@ -50,7 +51,8 @@ class Env:
     def conf(self, **overrides: dict[str, object]) -> Any:
         opts: dict[str, dict[str, object]] = {
             "DEFAULT": {"state_dir": self.state_dir}, "database": {"connection": self.url},
-            "jobs": {"max_attempts": MAX_ATTEMPTS, "lease_seconds": 5, "sweep_interval": 1.0}}
+            "jobs": {"max_attempts": MAX_ATTEMPTS, "lease_seconds": 5, "sweep_interval": 1.0},
+            "controller_worker": dict(NOOP_DRIVERS)}
         for group, values in overrides.items():
             opts.setdefault(group, {}).update(values)
         return conf_mod.load([], opts)

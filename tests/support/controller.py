@@ -11,12 +11,14 @@ from fastapi.testclient import TestClient
 
 from ostia import conf as conf_mod
 from ostia.cli import bootstrap
+from tests.support.processes import NOOP_DRIVERS
 
 
 @contextlib.contextmanager
 def running_controller(db_url: str, state_dir: str, **overrides: dict[str, object]) -> Iterator[bootstrap.Controller]:
     opts: dict[str, dict[str, object]] = {"DEFAULT": {"state_dir": state_dir}, "database": {"connection": db_url},
-                                          "jobs": {"sweep_interval": 0.5}}
+                                          "jobs": {"sweep_interval": 0.5},
+                                          "controller_worker": dict(NOOP_DRIVERS)}
     for group, values in overrides.items():
         opts.setdefault(group, {}).update(values)
     conf = conf_mod.load([], opts)

@@ -33,7 +33,7 @@ import pytest
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
-from tests.support.processes import free_port, stop, wait_http
+from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 KEYSTONE_VENV = REPO / ".state" / "keystone-venv"
@@ -206,7 +206,7 @@ def running_ostia(workdir: Path, auth_url: str, port: int) -> Iterator[str]:
                                  "--set", "api_settings.auth_strategy=keystone",
                                  "--set", f"api_settings.bind_port={port}",
                                  # in-process jobs: a shared RabbitMQ would hand them to other servers
-                                 "--set", "transport_url=", "up"],
+                                 "--set", "transport_url=", *NOOP_ARGS, "up"],
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_http(url + "/", proc, log)

@@ -38,3 +38,8 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout)
+
+
+# The suite's API-level tests run on the noop drivers (no amphorae); data-plane tests choose the real ones.
+NOOP_DRIVERS: dict[str, object] = {"compute_driver": "noop", "network_driver": "noop", "amphora_driver": "noop"}
+NOOP_ARGS = [arg for name, value in NOOP_DRIVERS.items() for arg in ("--set", f"controller_worker.{name}={value}")]

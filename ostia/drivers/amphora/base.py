@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ostia.drivers.network.base import PortPlug
+
 
 class AmphoraDriver(Protocol):
     def update(self, load_balancer_id: str, amphora_ids: list[str]) -> None:
-        """Render the load balancer's desired state and apply it on each amphora."""
+        """Render the load balancer's desired state and apply it on each amphora (certificates, haproxy.cfg,
+        UDP listeners), then start or reload what serves it."""
 
     def remove(self, load_balancer_id: str, amphora_ids: list[str]) -> None:
         """Stop serving the load balancer on these amphorae."""
 
     def wait_ready(self, amphora_id: str) -> None:
-        """Block until the amphora's agent answers."""
+        """Block until the amphora's agent answers (bounded; raises when it never does)."""
+
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
+        """Tell the agent to configure the VIP interface (POST /plug/vip)."""
+
+    def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
+        """Tell the agent to configure a member-network interface (POST /plug/network)."""

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Protocol
 
 
+@dataclasses.dataclass(frozen=True)
+class ComputeInstance:
+    compute_id: str
+    lb_network_ip: str | None  # where the controller reaches the amphora's agent (None: no agent, noop)
+
+
 class ComputeDriver(Protocol):
-    def build(self, amphora_id: str, load_balancer_id: str) -> str:
-        """Start an amphora; returns its compute id."""
+    def build(self, amphora_id: str, load_balancer_id: str | None) -> ComputeInstance:
+        """Start an amphora (its agent with a server certificate for `amphora_id`); idempotent per amphora."""
 
     def delete(self, compute_id: str) -> None:
-        """Stop and remove it; deleting one that is gone is not an error."""
+        """Stop and remove it with everything it runs; deleting one that is gone is not an error."""
 
     def status(self, compute_id: str) -> str:
         """ACTIVE, BUILDING, ERROR or DELETED."""

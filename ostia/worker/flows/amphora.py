@@ -6,7 +6,7 @@ from taskflow.patterns import linear_flow
 
 from ostia.db.engine import Database
 from ostia.drivers.registry import Drivers
-from ostia.worker.tasks import amphora, compute, database
+from ostia.worker.tasks import amphora, compute, database, network
 
 
 def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
@@ -22,7 +22,7 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
     flow.add(database.LoadBalancerToErrorOnRevert(db, drivers),
              compute.DeleteAmphora(db, drivers),
              compute.CreateReplacementAmphora(db, drivers),
-             compute.PlugReplacementAmphora(db, drivers),
+             network.PlugReplacementAmphora(db, drivers),
              amphora.UpdateAmphoraConfig(db, drivers),
              database.MarkLoadBalancerTreeActive(db, drivers))
     return flow

@@ -10,7 +10,7 @@ from taskflow.patterns import linear_flow
 
 from ostia.db.engine import Database
 from ostia.drivers.registry import Drivers
-from ostia.worker.tasks import amphora, database
+from ostia.worker.tasks import amphora, database, network
 
 
 def change(name: str, db: Database, drivers: Drivers, real: bool, plugs_members: bool = False,
@@ -19,7 +19,7 @@ def change(name: str, db: Database, drivers: Drivers, real: bool, plugs_members:
     flow.add(database.ObjectsToErrorOnRevert(db, drivers))
     if real:
         if plugs_members:
-            flow.add(amphora.PlugMemberNetworks(db, drivers))
+            flow.add(network.PlugMemberNetworks(db, drivers))
         flow.add(amphora.UpdateAmphoraConfig(db, drivers))
     if deletes:
         flow.add(database.DeleteObjectsInDB(db, drivers))

@@ -14,7 +14,7 @@ def create(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
     flow.add(database.LoadBalancerToErrorOnRevert(db, drivers))
     if real:
         flow.add(network.AllocateVip(db, drivers), compute.CreateAmphorae(db, drivers),
-                 network.PlugVip(db, drivers), amphora.PlugMemberNetworks(db, drivers),
+                 network.PlugVip(db, drivers), network.PlugMemberNetworks(db, drivers),
                  amphora.UpdateAmphoraConfig(db, drivers))
     flow.add(database.MarkLoadBalancerTreeActive(db, drivers))
     return flow
@@ -45,7 +45,7 @@ def failover(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
     flow.add(database.LoadBalancerToErrorOnRevert(db, drivers))
     if real:
         flow.add(compute.DeleteAmphorae(db, drivers), compute.CreateAmphorae(db, drivers),
-                 network.PlugVip(db, drivers), amphora.PlugMemberNetworks(db, drivers),
+                 network.PlugVip(db, drivers), network.PlugMemberNetworks(db, drivers),
                  amphora.UpdateAmphoraConfig(db, drivers))
     flow.add(database.MarkLoadBalancerTreeActive(db, drivers))
     return flow

@@ -18,6 +18,26 @@ def live_amphorae(session: Any, lb_id: str) -> list[Amphora]:
                                                       Amphora.status.in_(LIVE)).order_by(Amphora.role)))
 
 
+def _set_amphora(db: Any, amphora_id: str, **values: Any) -> None:
+    with db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amphora_id).values(updated_at=utcnow(), **values))
+
+
+def start_amphora(db: Any, drivers: Any, amphora_id: str, lb_id: str | None, compute_id: str | None) -> None:
+    """Build the amphora unless a resumed flow already did, wait for its agent, record where it answers."""
+    if compute_id is None:
+        instance = drivers.compute.build(amphora_id, lb_id)
+        _set_amphora(db, amphora_id, compute_id=instance.compute_id, lb_network_ip=instance.lb_network_ip)
+    drivers.amphora.wait_ready(amphora_id)
+
+
+def destroy_amphora(db: Any, drivers: Any, amphora_id: str, compute_id: str | None) -> None:
+    """Stop the amphora and free its ports; both steps are no-ops for one already gone."""
+    if compute_id:
+        drivers.compute.delete(compute_id)
+    drivers.network.release_amphora(amphora_id)
+
+
 class CreateAmphorae(OstiaTask):
     """One amphora (SINGLE) or two (ACTIVE_STANDBY); idempotent: a resumed flow reuses those it built."""
 
@@ -38,15 +58,8 @@ class CreateAmphorae(OstiaTask):
             session.flush()
             amps = [(a.id, a.compute_id) for a in live_amphorae(session, lb_id)]
         for amp_id, compute_id in amps:
-            if compute_id is None:
-                compute_id = self.drivers.compute.build(amp_id, lb_id)
-                with self.db.session() as session:
-                    session.execute(update(Amphora).where(Amphora.id == amp_id)
-                                    .values(compute_id=compute_id, updated_at=utcnow()))
-            self.drivers.amphora.wait_ready(amp_id)
-            with self.db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amp_id)
-                                .values(status=AmphoraStatus.ALLOCATED, updated_at=utcnow()))
+            start_amphora(self.db, self.drivers, amp_id, lb_id, compute_id)
+            _set_amphora(self.db, amp_id, status=AmphoraStatus.ALLOCATED)
         return [a for a, _ in amps]
 
     def revert(self, lb_id: str, *args: Any, **kwargs: Any) -> None:
@@ -54,13 +67,10 @@ class CreateAmphorae(OstiaTask):
             amps = [(a.id, a.compute_id) for a in live_amphorae(session, lb_id)]
         for amp_id, compute_id in amps:
             try:
-                if compute_id:
-                    self.drivers.compute.delete(compute_id)
+                destroy_amphora(self.db, self.drivers, amp_id, compute_id)
             except Exception:  # revert never raises: log and go on
                 LOG.exception("lb=%s amp=%s could not delete compute instance", lb_id, amp_id)
-            with self.db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amp_id)
-                                .values(status=AmphoraStatus.ERROR, updated_at=utcnow()))
+            _set_amphora(self.db, amp_id, status=AmphoraStatus.ERROR)
 
 
 class DeleteAmphorae(OstiaTask):
@@ -72,11 +82,8 @@ class DeleteAmphorae(OstiaTask):
                 select(Amphora).where(Amphora.load_balancer_id == lb_id,
                                       Amphora.status.notin_([AmphoraStatus.DELETED])))]
         for amp_id, compute_id in amps:
-            if compute_id:
-                self.drivers.compute.delete(compute_id)
-            with self.db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amp_id)
-                                .values(status=AmphoraStatus.DELETED, updated_at=utcnow()))
+            destroy_amphora(self.db, self.drivers, amp_id, compute_id)
+            _set_amphora(self.db, amp_id, status=AmphoraStatus.DELETED)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -85,19 +92,13 @@ class DeleteAmphorae(OstiaTask):
 # ---------------------------------------------------------------------------------------------------
 
 
-def _set_amphora(db: Any, amphora_id: str, **values: Any) -> None:
-    with db.session() as session:
-        session.execute(update(Amphora).where(Amphora.id == amphora_id).values(updated_at=utcnow(), **values))
-
-
 class DeleteAmphora(OstiaTask):
     """Stop one amphora's compute instance and mark it DELETED; on revert it is left ERROR."""
 
     def execute(self, amphora_id: str) -> None:
         with self.db.session() as session:
             compute_id = session.scalar(select(Amphora.compute_id).where(Amphora.id == amphora_id))
-        if compute_id:
-            self.drivers.compute.delete(compute_id)
+        destroy_amphora(self.db, self.drivers, amphora_id, compute_id)
         _set_amphora(self.db, amphora_id, status=AmphoraStatus.DELETED)
 
     def revert(self, amphora_id: str, *args: Any, **kwargs: Any) -> None:
@@ -132,10 +133,7 @@ class CreateReplacementAmphora(OstiaTask):
 
     def execute(self, lb_id: str, amphora_id: str) -> str:
         new_id, compute_id = self._find_or_add(lb_id, amphora_id)
-        if compute_id is None:
-            compute_id = self.drivers.compute.build(new_id, lb_id)
-            _set_amphora(self.db, new_id, compute_id=compute_id)
-        self.drivers.amphora.wait_ready(new_id)
+        start_amphora(self.db, self.drivers, new_id, lb_id or None, compute_id)
         _set_amphora(self.db, new_id, status=AmphoraStatus.ALLOCATED if lb_id else AmphoraStatus.READY)
         LOG.info("lb=%s amp=%s replaced by amp=%s", lb_id or "-", amphora_id, new_id)
         return new_id
@@ -151,27 +149,10 @@ class CreateReplacementAmphora(OstiaTask):
             with self.db.session() as session:
                 compute_id = session.scalar(select(Amphora.compute_id).where(Amphora.id == new_id))
             try:
-                if compute_id:
-                    self.drivers.compute.delete(compute_id)
+                destroy_amphora(self.db, self.drivers, new_id, compute_id)
             except Exception:  # revert never raises: log and go on
                 LOG.exception("lb=%s amp=%s could not delete compute instance", lb_id, new_id)
             _set_amphora(self.db, new_id, status=AmphoraStatus.ERROR)
-
-
-class PlugReplacementAmphora(OstiaTask):
-    """Give only the new amphora the VIP and the member networks (the others already have them)."""
-
-    def execute(self, lb_id: str, new_amphora_id: str) -> None:
-        from ostia.db.models import Member, Pool
-        from ostia.worker.tasks.network import stored_vip  # imported here: network.py imports this module
-
-        with self.db.session() as session:
-            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
-            subnets = sorted({s for s in session.scalars(
-                select(Member.subnet_id).join(Pool).where(Pool.load_balancer_id == lb_id)) if s})
-        self.drivers.network.plug_vip(new_amphora_id, vip)
-        _set_amphora(self.db, new_amphora_id, ha_ip=vip.address, ha_port_id=vip.port_id)
-        self.drivers.network.plug_member_networks(new_amphora_id, subnets)
 
 
 class PushAmphoraConfig(OstiaTask):

@@ -1,12 +1,16 @@
-"""Tasks that allocate, plug and release VIPs through the network driver."""
+"""Tasks that allocate, plug and release VIPs and member networks through the network driver.
+
+Plugging is two steps, like Octavia's: the network driver attaches a port to the amphora (PlugVIPAmphora,
+HandleNetworkDelta), then the agent configures the interface it finds (AmphoraPostVIPPlug, AmphoraePostNetworkPlug).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from ostia.db.models import Amphora, LoadBalancer, utcnow
+from ostia.db.models import Amphora, LoadBalancer, Member, Pool, utcnow
 from ostia.drivers.network.base import Vip
 from ostia.worker.tasks.base import LOG, OstiaTask
 from ostia.worker.tasks.compute import live_amphorae
@@ -15,6 +19,24 @@ from ostia.worker.tasks.compute import live_amphorae
 def stored_vip(lb: LoadBalancer) -> Vip:
     return Vip(port_id=lb.vip_port_id or "", address=lb.vip_address or "", subnet_id=lb.vip_subnet_id,
                network_id=lb.vip_network_id)
+
+
+def member_subnets(session: Any, lb_id: str) -> list[str]:
+    return sorted({s for s in session.scalars(
+        select(Member.subnet_id).join(Pool).where(Pool.load_balancer_id == lb_id)) if s})
+
+
+def plug_vip_into(db: Any, drivers: Any, amphora_id: str, vip: Vip) -> None:
+    plug = drivers.network.plug_vip(amphora_id, vip)
+    drivers.amphora.post_vip_plug(amphora_id, vip.address, plug)
+    with db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amphora_id).values(
+            ha_ip=vip.address, ha_port_id=vip.port_id, vrrp_ip=plug.ip_address, updated_at=utcnow()))
+
+
+def plug_members_into(drivers: Any, amphora_id: str, subnet_ids: list[str]) -> None:
+    for plug in drivers.network.plug_member_networks(amphora_id, subnet_ids):
+        drivers.amphora.post_network_plug(amphora_id, plug)
 
 
 class AllocateVip(OstiaTask):
@@ -41,10 +63,29 @@ class PlugVip(OstiaTask):
             vip = stored_vip(session.get_one(LoadBalancer, lb_id))
             amp_ids = [a.id for a in live_amphorae(session, lb_id)]
         for amp_id in amp_ids:
-            self.drivers.network.plug_vip(amp_id, vip)
-            with self.db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amp_id).values(
-                    ha_ip=vip.address, ha_port_id=vip.port_id, updated_at=utcnow()))
+            plug_vip_into(self.db, self.drivers, amp_id, vip)
+
+
+class PlugMemberNetworks(OstiaTask):
+    """CalculateDelta + HandleNetworkDelta + AmphoraePostNetworkPlug for every amphora of the LB."""
+
+    def execute(self, lb_id: str) -> None:
+        with self.db.session() as session:
+            subnets = member_subnets(session, lb_id)
+            amp_ids = [a.id for a in live_amphorae(session, lb_id)]
+        for amp_id in amp_ids:
+            plug_members_into(self.drivers, amp_id, subnets)
+
+
+class PlugReplacementAmphora(OstiaTask):
+    """Give only the new amphora the VIP and the member networks (the others already have them)."""
+
+    def execute(self, lb_id: str, new_amphora_id: str) -> None:
+        with self.db.session() as session:
+            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
+            subnets = member_subnets(session, lb_id)
+        plug_vip_into(self.db, self.drivers, new_amphora_id, vip)
+        plug_members_into(self.drivers, new_amphora_id, subnets)
 
 
 class DeallocateVip(OstiaTask):

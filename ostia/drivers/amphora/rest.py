@@ -1,0 +1,131 @@
+"""The `agent` amphora driver: renders each load balancer's configuration and applies it through the agent API.
+
+Per amphora: the TLS files the configuration names are uploaded first (skipped when the agent already holds the
+same bytes), then haproxy.cfg (the agent checks it with `haproxy -c` and refuses a bad one, leaving the running
+configuration alone), then a hitless reload; UDP listeners go to the agent's UDP proxy one by one.
+Paths in the rendered configuration are the amphora's own, learned once from its `GET /info`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from ostia.db.engine import Database
+from ostia.db.models import Amphora, LoadBalancer
+from ostia.db.to_spec import build_spec
+from ostia.domain.listeners import LVS_PROTOCOLS
+from ostia.domain.spec import RenderSettings
+from ostia.drivers.amphora.client import AgentClient, AgentError
+from ostia.drivers.amphora.tls_files import tls_files
+from ostia.drivers.network.base import PortPlug
+from ostia.render.haproxy import render_haproxy
+
+LOG = logging.getLogger("ostia.drivers.amphora")
+
+
+class RestAmphoraDriver:
+    def __init__(self, db: Database, client: AgentClient, cert_manager: Any, build_timeout: float) -> None:
+        self.db = db
+        self.client = client
+        self.cert_manager = cert_manager
+        self.build_timeout = build_timeout
+        self._info: dict[str, dict[str, Any]] = {}
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+
+    def _address(self, amphora_id: str) -> str:
+        with self.db.session() as session:
+            address = session.scalar(select(Amphora.lb_network_ip).where(Amphora.id == amphora_id))
+        if not address:
+            raise AgentError(f"amp={amphora_id} has no management address")
+        return address
+
+    def _call(self, amphora_id: str, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.call(amphora_id, self._address(amphora_id), method, path, **kwargs)
+
+    def _settings(self, amphora_id: str) -> RenderSettings:
+        info = self._info.get(amphora_id)
+        if info is None:
+            info = self._info[amphora_id] = self._call(amphora_id, "GET", "/info").json()
+        base = info["base_path"]
+        return RenderSettings(base_dir=base, cert_dir=info.get("cert_path") or f"{base}/certs", log_target=None,
+                              user=info.get("haproxy_user"), ping_wrapper=f"{base}/ping-wrapper.sh")
+
+    def _put_file(self, amphora_id: str, lb_id: str, name: str, data: bytes) -> None:
+        path = f"/loadbalancer/{lb_id}/certificates/{name}"
+        digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        have = self._call(amphora_id, "GET", path, ok=(200, 404))
+        if have.status_code == 200 and have.json().get("md5sum") == digest:
+            return
+        self._call(amphora_id, "PUT", path, content=data)
+
+    # -- AmphoraDriver --------------------------------------------------------------------------------------
+
+    def wait_ready(self, amphora_id: str) -> None:
+        self.client.wait_ready(amphora_id, self._address(amphora_id), self.build_timeout)
+
+    def update(self, load_balancer_id: str, amphora_ids: list[str]) -> None:
+        for amphora_id in amphora_ids:
+            self._apply(load_balancer_id, amphora_id)
+
+    def _apply(self, lb_id: str, amphora_id: str) -> None:
+        settings = self._settings(amphora_id)
+        with self.db.session() as session:
+            lb = session.get_one(LoadBalancer, lb_id)
+            spec = build_spec(lb, settings)
+            files = tls_files(lb, spec, self.cert_manager)
+            udp_specs, udp_gone = _udp(lb)
+        for name, data in files.items():
+            self._put_file(amphora_id, lb_id, name, data)
+        if spec.listeners:
+            config = render_haproxy(spec)
+            self._call(amphora_id, "PUT", f"/loadbalancer/{amphora_id}/{lb_id}/haproxy", content=config.encode())
+            self._call(amphora_id, "PUT", f"/loadbalancer/{lb_id}/reload")
+        else:  # nothing for HAProxy to serve: no process (Octavia deletes the LB's HAProxy too)
+            self._call(amphora_id, "DELETE", f"/listeners/{lb_id}")
+        for listener_id, body in udp_specs:
+            self._call(amphora_id, "PUT", f"/listeners/{amphora_id}/{listener_id}/udp_listener", json=body)
+        for listener_id in udp_gone:
+            self._call(amphora_id, "DELETE", f"/listeners/{listener_id}")
+        LOG.info("lb=%s amp=%s configuration applied (%d listeners, %d UDP)", lb_id, amphora_id,
+                 len(spec.listeners), len(udp_specs))
+
+    def remove(self, load_balancer_id: str, amphora_ids: list[str]) -> None:
+        with self.db.session() as session:
+            lb = session.get(LoadBalancer, load_balancer_id)
+            udp_ids = [li.id for li in lb.listeners if li.protocol in LVS_PROTOCOLS] if lb else []
+        for amphora_id in amphora_ids:
+            for object_id in [load_balancer_id, *udp_ids]:
+                try:
+                    self._call(amphora_id, "DELETE", f"/listeners/{object_id}", retries=2)
+                except AgentError:  # the amphora is deleted next anyway: an unreachable one is not an error
+                    LOG.warning("lb=%s amp=%s could not remove %s", load_balancer_id, amphora_id, object_id)
+
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
+        body: dict[str, Any] = {
+            "subnet_cidr": plug.subnet_cidr, "gateway": plug.gateway, "mac_address": plug.mac_address,
+            "mtu": plug.mtu, "vrrp_ip": plug.ip_address, "host_routes": [], "additional_vips": []}
+        self._call(amphora_id, "POST", f"/plug/vip/{vip_address}", json=body)
+
+    def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
+        body = {"mac_address": plug.mac_address, "mtu": plug.mtu,
+                "fixed_ips": [{"ip_address": plug.ip_address, "subnet_cidr": plug.subnet_cidr,
+                               "gateway": plug.gateway, "host_routes": []}]}
+        self._call(amphora_id, "POST", "/plug/network", json=body)
+
+    def forget(self, amphora_id: str) -> None:
+        self._info.pop(amphora_id, None)
+
+
+def _udp(lb: LoadBalancer) -> tuple[list[tuple[str, dict[str, Any]]], list[str]]:
+    """UDP listeners to (re)apply, and UDP listener ids the agent must drop (deleted, disabled, no pool)."""
+    from ostia.db.to_spec_udp import udp_listener_specs
+
+    specs = [(s.id, s.to_dict()) for s in udp_listener_specs(lb)]
+    wanted = {i for i, _ in specs}
+    gone = [li.id for li in lb.listeners if li.protocol in LVS_PROTOCOLS and li.id not in wanted]
+    return specs, gone
