@@ -8,6 +8,9 @@ OPTS = [
     cfg.BoolOpt("allow_vip_network_id", default=True),
     cfg.BoolOpt("allow_vip_subnet_id", default=True),
     cfg.BoolOpt("allow_vip_port_id", default=True),
+    cfg.StrOpt("netns_prefix", default="ostia",
+               help="netns driver: every namespace it creates is named <prefix>-fabric, <prefix>-amp-<id>, "
+                    "<prefix>-host-<name>, so one machine can hold several independent fabrics."),
 ]
 
 
