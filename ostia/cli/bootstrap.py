@@ -14,6 +14,7 @@ from ostia.api.services import ApiServices, Dispatcher
 from ostia.db import migrate
 from ostia.db.engine import Database, default_url, make_engine
 from ostia.db.repositories import networks
+from ostia.drivers.cert_manager.local import LocalCertManager
 from ostia.drivers.registry import Drivers, build_drivers
 from ostia.jobs.inproc import InProcessDispatcher
 from ostia.worker.service import Worker
@@ -54,11 +55,17 @@ class Controller:
     app: FastAPI
 
 
+def cert_manager(conf: cfg.ConfigOpts, db: Database) -> LocalCertManager:
+    """TLS secrets (`ostia secret create`) in the controller database, encrypted with a key from the config."""
+    return LocalCertManager(db, conf.certificates.secret_encryption_key)
+
+
 def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, drivers: Drivers) -> ApiServices:
     # "testing" reads identity from headers like noauth but enforces policy like keystone (§7.2).
     enforce = conf.api_settings.auth_strategy in ("keystone", "testing")
     return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=enforce),
-                       network_accepts_unknown=drivers.network.accepts_unknown_subnets)
+                       network_accepts_unknown=drivers.network.accepts_unknown_subnets,
+                       cert_manager=cert_manager(conf, db))
 
 
 def wrap_auth(conf: cfg.ConfigOpts, app: FastAPI) -> object:
@@ -69,11 +76,33 @@ def wrap_auth(conf: cfg.ConfigOpts, app: FastAPI) -> object:
     return KeystoneAuthMiddleware(app, conf)
 
 
+def reattach_amphorae(db: Database, drivers: Drivers) -> None:
+    """Restart the agents of live local amphorae that died with (or while) the controller was down.
+
+    Their HAProxy kept serving meanwhile; a restarted agent adopts it instead of starting another.
+    """
+    reattach = getattr(drivers.compute, "reattach", None)
+    if reattach is None:
+        return
+    from sqlalchemy import select
+
+    from ostia.db.models import Amphora
+    from ostia.worker.tasks.compute import LIVE
+
+    with db.session() as session:
+        amps = [(a.id, a.compute_id) for a in session.scalars(
+            select(Amphora).where(Amphora.status.in_(LIVE), Amphora.compute_id.is_not(None)))]
+    if amps:
+        LOG.info("re-attaching %d amphorae", len(amps))
+        reattach(amps)
+
+
 def all_in_one(conf: cfg.ConfigOpts) -> Controller:
     """`ostia up`: API and worker in one process; jobs in-process unless a transport_url is set."""
     db = database(conf)
     prepare_database(conf, db)
     drivers = build_drivers(conf, db)
+    reattach_amphorae(db, drivers)
     worker = Worker(conf, db, drivers)
     dispatcher: Dispatcher = rpc_dispatcher(conf) if conf.transport_url else InProcessDispatcher(worker)
     app = create_app(api_services(conf, db, dispatcher, drivers))

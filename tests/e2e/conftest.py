@@ -10,6 +10,7 @@ runs the installed script itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -99,21 +100,28 @@ class OstiaServer:
         raise AssertionError(f"{path} still answers {code} after {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
-    state_dir = tmp_path_factory.mktemp("ostia-state")
+@contextlib.contextmanager
+def ostia_up(state_dir: Path, *settings: str) -> Iterator[OstiaServer]:
+    """`ostia up` as a user starts it, on a free port; `settings` are `--set` overrides."""
     port = free_port()
     log_path = state_dir / "ostia-up.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}", *NOOP_ARGS, "up"],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    args = [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}"]
+    for item in settings:
+        args += ["--set", item]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen([*args, "up"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     server = OstiaServer(f"http://127.0.0.1:{port}", port, state_dir, log_path, process)
     try:
         wait_http(server.url + "/", process, log_path, START_TIMEOUT)
         yield server
     finally:
         stop(process)
+
+
+@pytest.fixture(scope="session")
+def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
+    with ostia_up(tmp_path_factory.mktemp("ostia-state"), *NOOP_ARGS[1::2]) as server:
+        yield server
 
 
 @dataclass
