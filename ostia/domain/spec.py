@@ -11,9 +11,11 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 
-# HAProxy needs about two file descriptors per proxied connection and this machine's hard nofile limit is
-# 20000 (machine-notes): a process asked for more refuses to start, so the global maxconn is capped.
-MACHINE_MAX_CONNECTIONS = 9000
+# HAProxy needs two file descriptors per proxied connection plus, with `option splice-*`, a pipe (two more)
+# per four connections: about 2.5 x maxconn + 40. This machine's hard nofile limit is 20000 (machine-notes) and
+# a process asked for more refuses to start ("Cannot raise FD limit"; 8000 needs 20041), so the global maxconn
+# is capped with room left for listeners and health checks.
+MACHINE_MAX_CONNECTIONS = 7500
 DEFAULT_CONNECTION_LIMIT = 50000  # [haproxy_amphora] default_connection_limit
 DEFAULT_USER_LOG_FORMAT = (
     "{{ project_id }} {{ lb_id }} %f %ci %cp %t %{+Q}r %ST %B %U %[ssl_c_verify] %{+Q}[ssl_c_s_dn] %b %s %Tt %tsc")
