@@ -7,16 +7,19 @@ from oslo_config import cfg
 from ostia.conf import (
     api_settings,
     certificates,
+    compute_local,
     controller_worker,
     database,
     default,
+    haproxy_amphora,
     jobs,
     messaging,
     networking,
     quotas,
 )
 
-_SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates)
+_SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates,
+             haproxy_amphora, compute_local)
 
 
 def new_conf() -> cfg.ConfigOpts:
