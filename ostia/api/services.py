@@ -9,6 +9,7 @@ from oslo_config import cfg
 
 from ostia.api.policy import Policy
 from ostia.db.engine import Database
+from ostia.domain.secrets import CertManager, NoCertManager
 
 
 class Dispatcher(Protocol):
@@ -24,3 +25,5 @@ class ApiServices:
     # The noop network driver accepts any subnet/network/port UUID, as Octavia's does; real drivers only
     # their own (rows of network/subnet/port).
     network_accepts_unknown: bool = True
+    # Resolves listener/pool TLS container refs; without one (tests that do not care) no ref resolves.
+    cert_manager: CertManager = dataclasses.field(default_factory=NoCertManager)

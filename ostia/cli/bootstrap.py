@@ -57,7 +57,7 @@ class Controller:
 
 def cert_manager(conf: cfg.ConfigOpts, db: Database) -> LocalCertManager:
     """TLS secrets (`ostia secret create`) in the controller database, encrypted with a key from the config."""
-    return LocalCertManager(db, conf.certificates.secret_encryption_key)
+    return LocalCertManager(conf, db)
 
 
 def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, drivers: Drivers) -> ApiServices:

@@ -159,6 +159,9 @@ def parser() -> argparse.ArgumentParser:
     pol = sub.add_parser("policy", help="policy defaults")
     pol.add_argument("action", choices=["sample"])
     pol.set_defaults(func=cmd_policy)
+    from ostia.cli import secret_cmd
+
+    secret_cmd.add_parser(sub, _conf)
     return p
 
 

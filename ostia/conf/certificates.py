@@ -3,6 +3,9 @@ from oslo_config import cfg
 # The fixed default only exists so `ostia up` works with no configuration file; anyone who can read this
 # source can decrypt a CA key protected by it. Production deployments MUST set their own passphrase.
 DEV_CA_PASSPHRASE = "insecure-ostia-dev-ca-passphrase"
+# Same for the key encrypting stored TLS secrets (listener/pool certificates and their private keys): the
+# default only makes `ostia up` work out of the box and protects nothing.
+DEV_SECRET_ENCRYPTION_KEY = "insecure-ostia-dev-secret-encryption-key"
 
 GROUP = "certificates"
 OPTS = [
@@ -12,6 +15,11 @@ OPTS = [
     cfg.StrOpt("ca_private_key_passphrase", secret=True, default=DEV_CA_PASSPHRASE,
                help="Passphrase encrypting the CA private key. The default is a publicly known development "
                     "value: it MUST be changed in production, before the CA is first created."),
+    cfg.StrOpt("secret_encryption_key", secret=True, default=DEV_SECRET_ENCRYPTION_KEY,
+               help="Key (any string; a Fernet key is derived from it) encrypting the TLS secrets of the local "
+                    "certificate manager (`ostia secret create`) in the database. The default is a publicly "
+                    "known development value: it MUST be changed in production, before the first secret is "
+                    "stored; changing it later makes stored secrets unreadable."),
     cfg.IntOpt("cert_validity_days", default=30, min=1,
                help="Validity of amphora server certificates and the controller client certificate."),
     cfg.IntOpt("ca_validity_days", default=3650, min=1, help="Validity of the local CA certificate."),

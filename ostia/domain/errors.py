@@ -4,6 +4,7 @@
     ├── InvalidInput (400)           type/shape errors: "Invalid input for field/attribute ..."
     ├── ValidationFailure (400)      semantic errors: "Validation failure: ..."
     ├── BadRequest (400)             any other 400 with a fixed message
+    │   └── CertificateRetrievalError  "Could not retrieve certificate: [<refs>]"
     ├── NotAuthorized (403)          policy refusal
     ├── QuotaExceeded (403)
     ├── NotFound (404)
@@ -12,6 +13,7 @@
     │   └── InvalidState             "Invalid state <S> of loadbalancer resource <id>"
     ├── PayloadTooLarge (413)
     ├── ProviderNotSupported (501)
+    │   └── ProviderUnsupportedOption  "... does not support a requested option: ..."
     └── ProjectBusy (503)
 
 `api/faults.py` renders every one of them as Octavia's fault body.
@@ -46,6 +48,17 @@ class ValidationFailure(BadRequest):
 class InvalidOption(BadRequest):
     def __init__(self, value: object, option: str) -> None:
         super().__init__(f"{value} is not a valid option for {option}")
+
+
+class CertificateRetrievalError(BadRequest):
+    """A TLS container ref that does not resolve for the caller (unknown, another project's, unreadable).
+
+    Octavia renders the list of bad refs with Python's list repr, e.g. "['ref1', 'ref2']".
+    """
+
+    def __init__(self, refs: list[str]) -> None:
+        self.refs = list(refs)
+        super().__init__(f"Could not retrieve certificate: {self.refs!r}")
 
 
 class NotAuthorized(OstiaError):
@@ -96,6 +109,13 @@ class ProviderNotSupported(OstiaError):
 
     def __init__(self, provider: str, detail: str) -> None:
         super().__init__(f"Provider '{provider}' does not support a requested action/option: {detail}")
+
+
+class ProviderUnsupportedOption(ProviderNotSupported):
+    """Octavia's ProviderUnsupportedOptionError: what a driver raises for a feature it does not implement."""
+
+    def __init__(self, provider: str, detail: str) -> None:
+        OstiaError.__init__(self, f"Provider '{provider}' does not support a requested option: {detail}")
 
 
 class ProviderNotFound(OstiaError):

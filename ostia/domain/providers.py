@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from ostia.domain.errors import ProviderUnsupportedOption
+
 AMPHORA = "amphora"
 OCTAVIA_ALIAS = "octavia"
 NOOP = "noop_driver"
@@ -34,6 +36,11 @@ NOOP_FLAVOR_CAPABILITIES = (Capability("some_topology", "A fake topology for the
 NOOP_AZ_CAPABILITIES = (Capability("compute_zone", "A fake compute zone for the noop driver."),)
 
 
+# What the amphora provider cannot serve: SCTP would need LVS virtual servers in the amphora, which Ostia's
+# amphorae do not run. Refused at the API (501), never accepted and then left in ERROR by the worker.
+AMPHORA_UNSUPPORTED_PROTOCOLS = frozenset({"SCTP"})
+
+
 def canonical(provider: str) -> str:
     return AMPHORA if provider == OCTAVIA_ALIAS else provider
 
@@ -44,3 +51,10 @@ def flavor_capabilities(provider: str) -> tuple[Capability, ...]:
 
 def az_capabilities(provider: str) -> tuple[Capability, ...]:
     return AMPHORA_AZ_CAPABILITIES if canonical(provider) == AMPHORA else NOOP_AZ_CAPABILITIES
+
+
+def check_protocol(provider: str | None, protocol: str, kind: str) -> None:
+    """501 for a listener/pool protocol the provider cannot serve; `kind` is "listeners" or "pools"."""
+    name = provider or AMPHORA
+    if canonical(name) == AMPHORA and protocol in AMPHORA_UNSUPPORTED_PROTOCOLS:
+        raise ProviderUnsupportedOption(name, f"Amphora provider does not support {protocol} protocol {kind}.")

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ostia.api.actions import common
+from ostia.api.actions import certs, common
 from ostia.api.context import RequestContext
 from ostia.api.schemas import listener as schema
 from ostia.api.schemas.listener import ListenerPOST
 from ostia.api.services import ApiServices
 from ostia.db.models import Listener, LoadBalancer, Pool, Subnet
-from ostia.domain import errors, listeners, protocols, tls
+from ostia.domain import errors, listeners, protocols, providers, tls
 from ostia.domain.enums import ClientAuthentication, ListenerProtocol, OperatingStatus, ProvisioningStatus
 
 P = ListenerProtocol
@@ -103,11 +103,15 @@ def new_listener(svc: ApiServices, ctx: RequestContext, session: Session, lb: Lo
                              body.client_authentication)
     _check_tls_settings(svc, body.model_dump(include={"tls_ciphers", "tls_versions", "alpn_protocols"}))
     listeners.check_hsts(protocol, body.hsts_max_age, body.hsts_include_subdomains, body.hsts_preload)
+    certs.check_certificates(svc, ctx, [*(body.sni_container_refs or []), body.default_tls_container_ref])
+    certs.check_ca_and_crl(svc, ctx, body.client_ca_tls_container_ref, body.client_crl_container_ref)
     if body.default_pool_id:
         default_pool(session, lb, protocol, body.default_pool_id)
     _check_port_free(session, lb, protocol, body.protocol_port)
     cidrs = tls.dedupe(body.allowed_cidrs or [])
     _check_cidrs(session, lb, cidrs)
+    # Last, as Octavia asks the provider driver only once the request is valid.
+    providers.check_protocol(lb.provider, protocol, "listeners")
 
     timeouts = {name: value if (value := getattr(body, name)) is not None else default
                 for name, default in listeners.DEFAULT_TIMEOUTS.items()}
@@ -167,18 +171,24 @@ def _locked_listener(session: Session, listener_id: str) -> tuple[Listener, Load
     return listener, lb
 
 
-def _apply_update(svc: ApiServices, session: Session, lb: LoadBalancer, listener: Listener,
+def _apply_update(svc: ApiServices, ctx: RequestContext, session: Session, lb: LoadBalancer, listener: Listener,
                   changes: dict[str, Any]) -> None:
     protocol = listener.protocol
     if "insert_headers" in changes:
         listeners.check_insert_headers(changes["insert_headers"], protocol)
+    effective = {k: changes[k] if k in changes else getattr(listener, k) for k in TLS_KEYS}
     if any(k in changes for k in TLS_KEYS):
-        effective = {k: changes[k] if k in changes else getattr(listener, k) for k in TLS_KEYS}
         listeners.check_tls_refs(protocol, effective["default_tls_container_ref"],
                                  effective["sni_container_refs"], effective["client_ca_tls_container_ref"],
                                  effective["client_crl_container_ref"], effective["client_authentication"])
     _check_tls_settings(svc, changes)
     listeners.check_hsts_update(protocol, listener.hsts_max_age, changes)
+    # Only refs the request names are resolved: stored ones were checked when they were set.
+    certs.check_certificates(svc, ctx, [*(changes.get("sni_container_refs") or []),
+                                        changes.get("default_tls_container_ref")])
+    if "client_ca_tls_container_ref" in changes or "client_crl_container_ref" in changes:
+        certs.check_ca_and_crl(svc, ctx, effective["client_ca_tls_container_ref"],
+                               effective["client_crl_container_ref"])
     if changes.get("default_pool_id"):
         default_pool(session, lb, protocol, changes["default_pool_id"])
     if "allowed_cidrs" in changes:
@@ -211,7 +221,7 @@ def update(svc: ApiServices, ctx: RequestContext, listener_id: str, body: schema
         listener, lb = _locked_listener(session, listener_id)
         svc.policy.authorize(ctx, "listener:put", lb.project_id)
         require_mutable(lb)
-        _apply_update(svc, session, lb, listener, changes)
+        _apply_update(svc, ctx, session, lb, listener, changes)
         job_id = common.stage_child(session, "listener.update", lb, listener, ProvisioningStatus.PENDING_UPDATE)
         wire = _rendered(session, listener)
     svc.dispatcher.dispatch(job_id)

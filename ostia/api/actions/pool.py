@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ostia.api.actions import common
+from ostia.api.actions import certs, common
 from ostia.api.context import RequestContext
 from ostia.api.schemas import pool as schema
 from ostia.api.schemas.pool import PoolPOST, PoolPUT
 from ostia.api.services import ApiServices
 from ostia.db.models import L7Policy, Listener, LoadBalancer, Pool
-from ostia.domain import errors, rules_pool, tls
+from ostia.domain import errors, providers, rules_pool, tls
 from ostia.domain.enums import ListenerProtocol, OperatingStatus, ProvisioningStatus
 from ostia.domain.protocols import check_pool_protocol
 
@@ -62,13 +62,22 @@ def check_pool(svc: ApiServices, lb: LoadBalancer, body: PoolPOST, listener: Lis
     rules_pool.check_algorithm(lb.provider, body.lb_algorithm)
 
 
+def check_refs(svc: ApiServices, ctx: RequestContext, client_ref: str | None, ca_ref: str | None,
+               crl_ref: str | None) -> None:
+    """The pool's client certificate (for re-encryption) and its CA/CRL for checking members must resolve."""
+    certs.check_certificates(svc, ctx, [client_ref])
+    certs.check_ca_and_crl(svc, ctx, ca_ref, crl_ref)
+
+
 def new_pool(svc: ApiServices, ctx: RequestContext, session: Session, lb: LoadBalancer, body: PoolPOST,
              listener: Listener | None = None) -> Pool:
     """Validate and add a pool row (PENDING_CREATE) on an already locked LB; with `listener` the pool becomes
     its default pool. No status checks, quota, job or commit: the caller (standalone POST or graph) does those."""
     check_pool(svc, lb, body, listener)
+    check_refs(svc, ctx, body.tls_container_ref, body.ca_tls_container_ref, body.crl_container_ref)
     if listener is not None and listener.default_pool_id:
         raise errors.Conflict("This listener already has a default pool")
+    providers.check_protocol(lb.provider, body.protocol, "pools")
     tls_on = body.tls_enabled
     pool = Pool(
         project_id=lb.project_id, load_balancer_id=lb.id, name=body.name, description=body.description,
@@ -144,6 +153,11 @@ def update(svc: ApiServices, ctx: RequestContext, pool_id: str, body: PoolPUT) -
         pool, lb = load_for_change(session, pool_id)
         svc.policy.authorize(ctx, "pool:put", lb.project_id)
         _check_update(svc, lb, pool, changes)
+        # Only refs the request names are resolved (with the stored CA when only the CRL changes).
+        ca_changed = "ca_tls_container_ref" in changes or "crl_container_ref" in changes
+        check_refs(svc, ctx, changes.get("tls_container_ref"),
+                   changes.get("ca_tls_container_ref", pool.ca_tls_container_ref) if ca_changed else None,
+                   changes.get("crl_container_ref", pool.crl_container_ref) if ca_changed else None)
         common.require_active(lb, "Load Balancer")
         _apply(pool, changes)
         common.set_tags(session, pool.id, changes.get("tags"))

@@ -10,11 +10,12 @@ from ostia.db.models.load_balancer import AdditionalVip, LoadBalancer
 from ostia.db.models.network import Network, Port, Subnet
 from ostia.db.models.pool import HealthMonitor, Member, Pool
 from ostia.db.models.quota import QUOTA_FIELDS, Quota
+from ostia.db.models.secret import TlsSecret
 from ostia.db.models.tag import Tag
 
 __all__ = [
     "QUOTA_FIELDS", "AdditionalVip", "Amphora", "AvailabilityZone", "AvailabilityZoneProfile", "Base",
     "Flavor", "FlavorProfile", "HealthMonitor", "Job", "L7Policy", "L7Rule", "Listener",
-    "ListenerStatistics", "LoadBalancer", "Member", "Network", "Pool", "Port", "Quota", "Subnet", "Tag",
+    "ListenerStatistics", "LoadBalancer", "Member", "Network", "Pool", "Port", "Quota", "Subnet", "Tag", "TlsSecret",
     "new_id", "utcnow",
 ]

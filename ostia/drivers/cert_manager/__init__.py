@@ -1,0 +1,1 @@
+"""Certificate managers: where listener and pool TLS container refs resolve to certificates and keys."""
