@@ -149,8 +149,10 @@ class LocalComputeDriver:
         directory = self.directory(compute_id)
         if not directory.exists():
             return
+        # Stopping can take up to a few stop_timeouts; builds of other amphorae need not wait for it. The
+        # lock only guards the removal, which is what frees the management address.
+        self._stop_everything(compute_id, directory)
         with self._locked():
-            self._stop_everything(compute_id, directory)
             shutil.rmtree(directory, ignore_errors=True)
         LOG.info("amp=%s: deleted %s", compute_id, directory)
 
