@@ -124,6 +124,10 @@ class UdpListenerSpec:
         )
 
 
+def is_valid_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
 def _mapping(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidUdpSpec(where, "must be a JSON object")
@@ -148,8 +152,9 @@ def _bool(value: object, where: str) -> bool:
 
 
 def _id(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _ID.match(value):
+    if not is_valid_id(value):
         raise InvalidUdpSpec(where, f"{value!r} is not an id (letters, digits, '_', '.', '-')")
+    assert isinstance(value, str)
     return value
 
 
