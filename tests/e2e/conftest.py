@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from ostia.drivers.compute.procs import pids_mentioning, terminate
 from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
 
 BIN = Path(sys.executable).parent
@@ -116,6 +117,8 @@ def ostia_up(state_dir: Path, *settings: str) -> Iterator[OstiaServer]:
         yield server
     finally:
         stop(process)
+        # Amphorae outlive `ostia up` on purpose; a test that failed before deleting its LBs leaves them.
+        terminate(pids_mentioning(str(state_dir / "amphorae")), timeout=10)
 
 
 @pytest.fixture(scope="session")
