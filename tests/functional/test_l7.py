@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 from ostia.db.models import L7Policy, LoadBalancer, Pool
 from tests.functional.test_listeners import add_pool, create_listener, fault
+from tests.support import tls_secrets
 from tests.support.controller import Api
 
 POLICIES = "/v2/lbaas/l7policies"
@@ -216,7 +217,7 @@ def test_rule_validation_matrix_and_lifecycle(api: Api, controller: Any) -> None
     lb = api.create_lb()
     lb_id = lb["id"]
     lid = create_listener(api, lb_id, protocol="TERMINATED_HTTPS", protocol_port=443,
-                          default_tls_container_ref="cert")["id"]
+                          default_tls_container_ref=tls_secrets.store_refs(controller).cert)["id"]
     policy = create_policy(api, lb_id, lid, action="REJECT")
     pid = policy["id"]
 

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from ostia.db.models import ListenerStatistics, LoadBalancer, Pool
 from ostia.domain import tls
+from tests.support import tls_secrets
 from tests.support.controller import Api, running_controller
 
 LISTENERS = "/v2/lbaas/listeners"
@@ -232,9 +233,10 @@ def test_create_validation(api: Api, controller: Any) -> None:
     assert api.get(f"{LISTENERS}?loadbalancer_id={lb_id}").json()["listeners"] == []
 
     # TERMINATED_HTTPS gets the TLS defaults; CIDRs are normalised and de-duplicated; HSTS on.
+    refs = tls_secrets.store_refs(controller)
     https = create_listener(api, lb_id, protocol="TERMINATED_HTTPS", protocol_port=443,
-                            default_tls_container_ref="https://km/secrets/1", sni_container_refs=["s1", "s2"],
-                            client_ca_tls_container_ref="ca", client_crl_container_ref="crl",
+                            default_tls_container_ref=refs.cert, sni_container_refs=[refs.cert2, refs.cert],
+                            client_ca_tls_container_ref=refs.ca, client_crl_container_ref=refs.crl,
                             client_authentication="OPTIONAL", insert_headers={"X-SSL-Client-CN": "true"},
                             allowed_cidrs=["10.9.8.7/8", "10.0.0.0/8", "192.168.0.0/16"], hsts_max_age=300,
                             hsts_include_subdomains=True, default_pool_id=http_pool)
@@ -242,15 +244,18 @@ def test_create_validation(api: Api, controller: Any) -> None:
         tls.DEFAULT_CIPHERS, ["TLSv1.2", "TLSv1.3"], ["h2", "http/1.1", "http/1.0"])
     assert (https["sni_container_refs"], https["client_authentication"], https["allowed_cidrs"],
             https["hsts_max_age"], https["hsts_include_subdomains"], https["hsts_preload"],
-            https["default_pool_id"]) == (["s1", "s2"], "OPTIONAL", ["10.0.0.0/8", "192.168.0.0/16"], 300, True,
-                                          False, http_pool)
+            https["default_pool_id"]) == ([refs.cert2, refs.cert], "OPTIONAL", ["10.0.0.0/8", "192.168.0.0/16"],
+                                          300, True, False, http_pool)
     # Ports are unique per L4 family: HTTP 443 collides with TERMINATED_HTTPS 443, UDP/SCTP 443 do not.
     assert fault(post_listener(api, lb_id, protocol="HTTP", protocol_port=443)) == (
         409, "Another Listener on this Load Balancer is already using protocol TERMINATED_HTTPS and protocol_port 443")
     udp = create_listener(api, lb_id, protocol="UDP", protocol_port=443, default_pool_id=udp_pool)
     assert (udp["tls_ciphers"], udp["tls_versions"], udp["alpn_protocols"], udp["default_pool_id"]) == (
         None, None, None, udp_pool)
-    create_listener(api, lb_id, protocol="SCTP", protocol_port=443)
+    # The amphora provider cannot serve SCTP (501 before anything is written).
+    assert fault(post_listener(api, lb_id, protocol="SCTP", protocol_port=443)) == (
+        501, "Provider 'amphora' does not support a requested option: Amphora provider does not support SCTP "
+             "protocol listeners.")
     assert fault(post_listener(api, lb_id, protocol="UDP", protocol_port=443)) == (
         409, "Another Listener on this Load Balancer is already using protocol UDP and protocol_port 443")
     prom = create_listener(api, lb_id, protocol="PROMETHEUS", protocol_port=9100)
@@ -409,7 +414,8 @@ def test_protocols_disabled_by_configuration(sqlite_url: str, tmp_path_factory: 
             TestClient(ctl.app) as client:
         api = Api(client)
         lb_id = add_active_lb(ctl)
-        https = {"protocol": "TERMINATED_HTTPS", "protocol_port": 443, "default_tls_container_ref": "c"}
+        https = {"protocol": "TERMINATED_HTTPS", "protocol_port": 443,
+                 "default_tls_container_ref": tls_secrets.store_refs(ctl).cert}
         assert fault(post_listener(api, lb_id, **https)) == (
             400, "The selected protocol is not allowed in this deployment: TERMINATED_HTTPS")
         assert fault(post_listener(api, lb_id, protocol="PROMETHEUS", protocol_port=9100)) == (

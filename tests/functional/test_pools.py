@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.support import tls_secrets
 from tests.support.controller import Api, running_controller
 
 POOLS = "/v2/lbaas/pools"
@@ -109,7 +110,7 @@ def test_pool_lifecycle_wire_form_and_listing(api: Api) -> None:
     assert api.wait_lb(lb["id"])["pools"] == [{"id": pool["id"]}]
 
 
-def test_pool_validation(api: Api) -> None:
+def test_pool_validation(api: Api, controller: Any) -> None:
     lb = api.create_lb()
     lb_id = lb["id"]
 
@@ -183,7 +184,8 @@ def test_pool_validation(api: Api) -> None:
     assert fault(api.put(path, {"pool": {"protocol": "TCP"}}), 400) == "Unknown attribute for argument pool: protocol"
     assert fault(api.put(path, {"pool": {"crl_container_ref": "crl"}}), 400) == \
         "Validation failure: A CA reference is required to specify a certificate revocation list."
-    resp = api.put(path, {"pool": {"ca_tls_container_ref": "ca", "crl_container_ref": "crl"}})
+    refs = tls_secrets.store_refs(controller)
+    resp = api.put(path, {"pool": {"ca_tls_container_ref": refs.ca, "crl_container_ref": refs.crl}})
     assert resp.status_code == 200, resp.text
     api.wait_lb(lb_id)
     assert fault(api.put(path, {"pool": {"ca_tls_container_ref": None}}), 400) == \

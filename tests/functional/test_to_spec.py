@@ -11,6 +11,7 @@ from ostia.db.to_spec import load_balancer_spec
 from ostia.domain.errors import NotFound
 from ostia.domain.spec import RenderSettings, cert_file_name
 from ostia.render.haproxy import render_haproxy
+from tests.support import tls_secrets
 from tests.support.controller import Api
 
 
@@ -24,6 +25,7 @@ def _post(api: Api, lb_id: str, path: str, root: str, body: dict[str, Any]) -> d
 def test_spec_from_api_rows(sqlite_api: Api) -> None:
     api = sqlite_api
     db = api.client.app.state.services.db  # type: ignore[attr-defined]
+    refs = tls_secrets.store_refs(api.client.app.state.services)  # type: ignore[attr-defined]
     lb = api.create_lb(name="lb")
     lb_id = lb["id"]
     http = _post(api, lb_id, "listeners", "listener", {
@@ -32,8 +34,8 @@ def test_spec_from_api_rows(sqlite_api: Api) -> None:
         "timeout_client_data": 1234})
     tls = _post(api, lb_id, "listeners", "listener", {
         "loadbalancer_id": lb_id, "protocol": "TERMINATED_HTTPS", "protocol_port": 443,
-        "default_tls_container_ref": "ref-default", "sni_container_refs": ["ref-sni"],
-        "client_ca_tls_container_ref": "ref-ca", "client_authentication": "OPTIONAL", "hsts_max_age": 60})
+        "default_tls_container_ref": refs.cert, "sni_container_refs": [refs.cert2],
+        "client_ca_tls_container_ref": refs.ca, "client_authentication": "OPTIONAL", "hsts_max_age": 60})
     udp = _post(api, lb_id, "listeners", "listener", {
         "loadbalancer_id": lb_id, "protocol": "UDP", "protocol_port": 53})
     down = _post(api, lb_id, "listeners", "listener", {
@@ -79,8 +81,8 @@ def test_spec_from_api_rows(sqlite_api: Api) -> None:
     assert t.tls is not None and t.hsts is not None and t.hsts.max_age == 60
     d = f"/certs/{lb_id}"
     assert t.tls.crt_list_path == f"{d}/{tls['id']}.crt-list"
-    assert t.tls.certificates == (f"{d}/{cert_file_name('ref-default')}", f"{d}/{cert_file_name('ref-sni')}")
-    assert t.tls.client_ca_path == f"{d}/{cert_file_name('ref-ca')}" and t.tls.client_authentication == "OPTIONAL"
+    assert t.tls.certificates == (f"{d}/{cert_file_name(refs.cert)}", f"{d}/{cert_file_name(refs.cert2)}")
+    assert t.tls.client_ca_path == f"{d}/{cert_file_name(refs.ca)}" and t.tls.client_authentication == "OPTIONAL"
     assert t.tls.versions == ("TLSv1.2", "TLSv1.3")
     # The admin-down pool is not rendered at all; admin-down members are, as disabled servers.
     assert [p.id for p in spec.pools] == [pool["id"]]

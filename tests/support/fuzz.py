@@ -24,6 +24,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.core import NotSet
 
 from ostia.db.models import Base
+from tests.support import tls_secrets
 from tests.support.controller import Api
 
 PUBLIC_SUBNET = "d05a7bde-cca3-5925-ad49-7a8b3df07363"
@@ -117,6 +118,8 @@ def seed(api: Api) -> dict[str, str]:
         "amphora_id": amphorae[0]["id"] if amphorae else MISSING, "subnet_id": PUBLIC_SUBNET,
         "net_id": subnet["network_id"], "port_id": ports[0]["id"] if ports else MISSING,
         "project_id": "p1", "project": "p1", "provider": "amphora",
+        # A real certificate ref, so TERMINATED_HTTPS listeners in generated bodies can be created.
+        "tls_ref": tls_secrets.store_refs(api.client.app.state.services, "p1").cert,  # type: ignore[attr-defined]
     }
 
 
@@ -132,7 +135,8 @@ BODY_REFS = {"loadbalancer_id": "lb_id", "listener_id": "listener_id", "pool_id"
              "default_pool_id": "pool_id", "redirect_pool_id": "pool_id", "flavor_id": "flavor_id",
              "flavor_profile_id": "flavor_profile_id", "availability_zone_profile_id": "availability_zone_profile_id",
              "vip_subnet_id": "subnet_id", "subnet_id": "subnet_id", "vip_network_id": "net_id",
-             "vip_port_id": "port_id", "availability_zone": "name"}
+             "vip_port_id": "port_id", "availability_zone": "name", "default_tls_container_ref": "tls_ref",
+             "tls_container_ref": "tls_ref"}
 
 
 def with_real_refs(body: Any, ids: dict[str, str], keep: Any) -> Any:
@@ -259,7 +263,8 @@ def graph_bodies(ids: dict[str, str]) -> st.SearchStrategy[dict[str, Any]]:
                         "allowed_cidrs": st.lists(st.sampled_from(["10.0.0.0/8", "::/0", "1.2.3.4/33"]), max_size=2),
                         "timeout_client_data": ints, "timeout_tcp_inspect": ints, "hsts_max_age": ints,
                         "client_authentication": _of(enums.ClientAuthentication), "name": names,
-                        "default_tls_container_ref": st.just("x"), "tls_versions": st.lists(st.just("TLSv1.2"))})
+                        "default_tls_container_ref": st.sampled_from([ids["tls_ref"], "x"]),
+                        "tls_versions": st.lists(st.just("TLSv1.2"))})
     load_balancer = _shaped({"listeners": st.lists(listener, max_size=3), "pools": st.lists(pool, max_size=3),
                              "availability_zone": st.sampled_from(["", ids["name"], "nowhere"]),
                              "flavor_id": st.just(ids["flavor_id"]), "provider": st.sampled_from(
