@@ -201,7 +201,7 @@ def test_sctp_is_refused_by_the_amphora_provider_only(api: Api, controller: Any)
                                                    "protocol_port": 5000}})) == (501, SCTP_LISTENER)
     assert fault(api.post(POOLS, {"pool": {"loadbalancer_id": lb_id, "protocol": "SCTP",
                                            "lb_algorithm": "ROUND_ROBIN"}})) == (501, SCTP_POOL)
-    graph = {"loadbalancer": {"vip_subnet_id": "d05a7bde-cca3-5925-ad49-7a8b3df07363", "listeners": [
+    graph: dict[str, Any] = {"loadbalancer": {"vip_subnet_id": "d05a7bde-cca3-5925-ad49-7a8b3df07363", "listeners": [
         {"protocol": "SCTP", "protocol_port": 5000, "default_pool": {"name": "p", "protocol": "SCTP",
                                                                      "lb_algorithm": "ROUND_ROBIN"}}]}}
     assert fault(api.post("/v2/lbaas/loadbalancers", graph)) == (501, SCTP_POOL)  # graph pools come first

@@ -58,10 +58,10 @@ def _from_pem(data: bytes, passphrase: bytes | None) -> TlsBundle:
             raise BundleError(f"cannot read the {kind.decode()} block: {exc}") from None
     if len(keys) > 1:
         raise BundleError("more than one private key in the file")
-    if not certs and not crls:
-        raise BundleError("no certificate and no CRL in the file")
     if keys and not certs:
         raise BundleError("a private key without its certificate")
+    if not certs and not crls:
+        raise BundleError("no certificate and no CRL in the file")
     key = keys[0] if keys else None
     if not certs:
         return TlsBundle(crl=b"".join(crls))
