@@ -75,7 +75,9 @@ class NginxProcess:
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, check=False)
 
     def stage(self, text: str) -> None:
-        """Write the candidate config and have `nginx -t` judge it; raises NginxError with nginx's message."""
+        """Write the candidate config and have `nginx -t` judge it; raises NginxError with nginx's message.
+        `nginx -t` also binds the listen addresses (only "address in use" is forgiven), which is one more reason
+        it runs in the namespace that holds the VIPs."""
         self.dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
