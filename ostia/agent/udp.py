@@ -131,9 +131,12 @@ class UdpService:
         LOG.info("listener=%s: UDP listener deleted", listener_id)
 
     def member_status(self, listener_id: str) -> dict[str, str]:
-        with self._lock:
-            spec = self._specs.get(listener_id)
-            checker = self._checkers.get(listener_id)
+        """{member id: "UP" | "DOWN" | "no check"} for heartbeats; {} for an unknown listener. Admin-down
+        members and members of a listener without a monitor are "no check"."""
+        # No service lock: a health change holds it while nginx reloads, and heartbeats must not wait for that
+        # (single dict reads are atomic under the GIL; the checker has its own lock).
+        spec = self._specs.get(listener_id)
+        checker = self._checkers.get(listener_id)
         if spec is None:
             return {}
         status = {m.id: NO_CHECK for m in spec.members}
