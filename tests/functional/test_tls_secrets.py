@@ -9,10 +9,12 @@ import sys
 import uuid
 from typing import Any
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 
+from ostia.cli import main
 from ostia.db import migrate
 from ostia.db.engine import make_engine
 from ostia.db.models import TlsSecret
@@ -91,10 +93,18 @@ def test_cli_imports_pkcs12_and_pem_and_stores_them_encrypted(api: Api, controll
     api.wait_lb(lb["id"])
 
 
-def test_cli_refuses_wrong_passphrase_and_mismatched_key_then_lists_and_deletes(sqlite_url: str,
-                                                                               tmp_path: Any) -> None:
-    """CLI behaviour only (SQLite): the storage itself is covered on every backend above."""
+def test_cli_refuses_wrong_passphrase_and_mismatched_key_then_lists_and_deletes(
+        sqlite_url: str, tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """CLI behaviour only (SQLite, the real parser in-process to keep it fast): the storage itself is covered on
+    every backend above, through the installed `ostia` executable."""
     db_url = sqlite_url
+
+    def ostia_cli(db_url: str, state: str, *args: str) -> subprocess.CompletedProcess[str]:
+        parsed = main.parser().parse_args(["--state-dir", state, "--set", f"database.connection={db_url}", *args])
+        code = parsed.func(parsed)
+        out = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, out.out, out.err)
+
     engine = make_engine(db_url)
     migrate.upgrade(engine)
     engine.dispose()
