@@ -24,7 +24,7 @@ def _conf(args: argparse.Namespace) -> Any:
     return conf_mod.load(args.config_file, overrides)
 
 
-SERVICES = ("up", "api", "worker")
+SERVICES = ("up", "api", "worker", "agent")
 
 
 def _logging(verbose: bool, service: bool) -> None:
@@ -103,6 +103,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agent(args: argparse.Namespace) -> int:
+    from ostia.agent.main import run
+
+    return run([*args.config_file, *args.agent_config_file])
+
+
 def cmd_db(args: argparse.Namespace) -> int:
     from ostia.cli import bootstrap
 
@@ -150,6 +156,11 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="API, worker and everything else in one process").set_defaults(func=cmd_up)
     sub.add_parser("api", help="the REST API alone (needs transport_url)").set_defaults(func=cmd_api)
     sub.add_parser("worker", help="a controller worker (needs transport_url)").set_defaults(func=cmd_worker)
+    agent = sub.add_parser("agent", help="the amphora agent (one per amphora; started by the compute driver)")
+    # Also after the subcommand (`ostia agent --config-file agent.conf`), as the compute driver runs it.
+    agent.add_argument("--config-file", dest="agent_config_file", action="append", default=[],
+                       help="agent.conf with an [amphora_agent] section (repeatable)")
+    agent.set_defaults(func=cmd_agent)
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(func=cmd_db)

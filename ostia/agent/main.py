@@ -1,0 +1,46 @@
+"""`ostia agent --config-file <amphora_dir>/agent.conf`: the amphora agent as a foreground daemon.
+
+config → settings → mutual-TLS server context → FastAPI app → uvicorn. The compute driver detaches the
+process and redirects its output; HAProxy/keepalived/nginx it started keep running when it exits (SIGTERM,
+or SIGKILL) and the next agent adopts them through their pid files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+import uvicorn
+
+from ostia.agent.app import Agent, create_app
+from ostia.agent.settings import AgentSettings
+from ostia.conf import amphora_agent
+from ostia.drivers.certificates.tls import server_context
+
+LOG = logging.getLogger(__name__)
+
+
+def run(conf_files: list[str]) -> int:
+    conf = amphora_agent.load(conf_files)
+    settings = AgentSettings.from_conf(conf, conf_files[-1] if conf_files else None)
+    # One context for the process's life: PUT /1.0/certificate loads the new chain into it, and every
+    # handshake after that presents the new certificate. Client certificates from the CA are required.
+    ctx = server_context(settings.server_cert, settings.server_key, settings.server_ca)
+    app = create_app(Agent(settings, ctx))
+    config = uvicorn.Config(app, host=settings.bind_host, port=settings.bind_port, lifespan="on",
+                            access_log=False, log_config=None, timeout_keep_alive=30)
+    config.load()
+    config.ssl = ctx  # uvicorn only builds contexts from file paths; hand it ours (used by create_server)
+    assert settings.pid_file is not None
+    settings.pid_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.pid_file.write_text(f"{os.getpid()}\n")
+    LOG.info("amp=%s agent on https://%s:%s (base %s, namespace %r)", settings.amphora_id, settings.bind_host,
+             settings.bind_port, settings.base_path, settings.network_namespace)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            if int(settings.pid_file.read_text().split()[0]) == os.getpid():
+                settings.pid_file.unlink()
+    return 0

@@ -1,0 +1,1 @@
+"""Agent API routes, one module per concern; each exposes `router`."""

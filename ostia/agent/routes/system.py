@@ -1,0 +1,88 @@
+"""Version discovery, /info, /details, the agent's own certificate and configuration file."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from ostia.agent import system
+from ostia.agent.app import API_VERSION, Agent, get_agent
+from ostia.agent.errors import AgentError
+from ostia.agent.files import write_private
+from ostia.agent.routes._common import ok, raw_body
+
+router = APIRouter()
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----\r?\n?", re.DOTALL)
+
+
+@router.get("/")
+def version() -> dict[str, str]:
+    return {"api_version": API_VERSION}
+
+
+@router.get("/1.0/info")
+def info(agent: Agent = Depends(get_agent)) -> dict[str, Any]:
+    s = agent.settings
+    return {"hostname": system.hostname(), "haproxy_version": agent.haproxy.version(), "api_version": API_VERSION,
+            "keepalived_version": system.keepalived_version(s.keepalived_cmd), "amphora_id": s.amphora_id,
+            "base_path": str(s.base_path), "cert_path": str(s.cert_path),
+            "network_namespace": s.network_namespace, "haproxy_user": None, "topology": s.topology}
+
+
+@router.get("/1.0/details")
+def details(agent: Agent = Depends(get_agent)) -> dict[str, Any]:
+    lb_ids = agent.haproxy.lb_ids()
+    udp_ids = list(agent.udp.listener_ids()) if agent.udp is not None else []
+    return {"hostname": system.hostname(), "haproxy_version": agent.haproxy.version(),
+            "api_version": API_VERSION, "active": True,
+            "haproxy_count": sum(1 for lb in lb_ids if agent.haproxy.master_pid(lb) is not None),
+            "cpu_count": system.cpu_count(), "memory": system.memory_kb(), "load": system.load(),
+            "topology": agent.settings.topology, "topology_status": "OK",
+            "listeners": lb_ids + udp_ids}
+
+
+@router.put("/1.0/certificate")
+def put_server_certificate(body: bytes = Depends(raw_body), agent: Agent = Depends(get_agent)) -> Any:
+    """Rotate the agent's server certificate: files first, then the live context (new handshakes only)."""
+    blocks = [m.group(0) for m in _PEM_BLOCK.finditer(body)]
+    keys = [b for b in blocks if b"PRIVATE KEY-----" in b.split(b"\n", 1)[0]]
+    certs = [b for b in blocks if b.startswith(b"-----BEGIN CERTIFICATE-----")]
+    if len(keys) != 1 or not certs:
+        raise AgentError(400, "Invalid certificate", "expected one private key and at least one certificate")
+    cert_pem, key_pem = b"".join(_ends_with_newline(c) for c in certs), _ends_with_newline(keys[0])
+    s = agent.settings
+    with tempfile.TemporaryDirectory(dir=s.base_path) as tmp:  # validate before touching the live files
+        cert_tmp, key_tmp = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
+        write_private(cert_tmp, cert_pem)
+        write_private(key_tmp, key_pem)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_tmp, key_tmp)
+        except ssl.SSLError as exc:
+            raise AgentError(400, "Invalid certificate", str(exc)) from None
+    if s.server_cert == s.server_key:
+        write_private(s.server_cert, cert_pem + key_pem)
+    else:
+        write_private(s.server_key, key_pem)
+        write_private(s.server_cert, cert_pem)
+    if agent.ssl_context is not None:
+        agent.ssl_context.load_cert_chain(s.server_cert, s.server_key)
+    return ok(202)
+
+
+@router.put("/1.0/config")
+def put_config(body: bytes = Depends(raw_body), agent: Agent = Depends(get_agent)) -> Any:
+    """Replace the agent's configuration file; it takes effect when the agent is next started."""
+    path = agent.settings.config_file
+    if path is None:
+        raise AgentError(500, "Unable to update amphora-agent configuration.", "the agent has no config file")
+    write_private(path, body)
+    return ok(202)
+
+
+def _ends_with_newline(block: bytes) -> bytes:
+    return block if block.endswith(b"\n") else block + b"\n"
