@@ -58,11 +58,12 @@ def test_udp_connect_takes_a_stopped_member_out_and_back(agent: Agent) -> None:
         took = wait_for(lambda: _status(agent, lid, "m-b") == "DOWN", DELAY * FALL + SLACK)
         assert took <= DELAY * FALL + SLACK
         wait_for(lambda: "(health check DOWN)" in agent.conf(lid), 5)
-        assert answers(vip, port, 4) == ["a"] * 4
+        # The file is swapped in before nginx finishes reloading: wait for the traffic itself.
+        wait_for(lambda: answers(vip, port, 4) == ["a"] * 4, 5)
         b.start()
         wait_for(lambda: _status(agent, lid, "m-b") == "UP", DELAY * RISE + SLACK)
         wait_for(lambda: "(health check DOWN)" not in agent.conf(lid), 5)
-        assert set(answers(vip, port, 4)) == {"a", "b"}
+        wait_for(lambda: set(answers(vip, port, 4)) == {"a", "b"}, 5)
 
 
 def test_tcp_monitor_takes_a_member_out_and_back(agent: Agent) -> None:
@@ -105,7 +106,7 @@ def test_http_monitor_follows_expected_codes(agent: Agent) -> None:
             web_b.status = 503
             wait_for(lambda: _status(agent, lid, "m-b") == "DOWN", DELAY * FALL + SLACK)
             wait_for(lambda: "(health check DOWN)" in agent.conf(lid), 5)
-            assert answers(vip, port, 4) == ["a"] * 4
+            wait_for(lambda: answers(vip, port, 4) == ["a"] * 4, 5)
             web_b.status = 204
             wait_for(lambda: _status(agent, lid, "m-b") == "UP", DELAY * RISE + SLACK)
             wait_for(lambda: set(answers(vip, port, 4)) == {"a", "b"}, 5)
