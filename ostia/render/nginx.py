@@ -17,7 +17,8 @@ and the agent's file paths. Choices, and where they differ from Octavia's keepal
   capped at MAX_SESSIONS: each session holds a client and an upstream descriptor and this machine's nofile
   limit is 20000 (machine-notes).
 * Request/response UDP (DNS, RADIUS...): `proxy_responses 1` ends a session at the first answer so the next
-  datagram is balanced afresh, and `proxy_timeout 10s` ends sessions nobody answers.
+  datagram is balanced afresh, and `proxy_timeout 10s` ends sessions nobody answers. Measured with nginx 1.22:
+  a client sent to a dead member that is not yet marked down gets an empty datagram back (ICMP refused upstream).
 * A pool with no members renders no `server {}` block: nothing listens on the VIP port (nginx refuses an empty
   upstream, and answering from nginx itself would be wrong for UDP).
 """
