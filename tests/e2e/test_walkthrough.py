@@ -20,7 +20,7 @@ import pytest
 from ostia import conf as conf_mod
 from ostia.db.engine import Database, default_url, make_engine
 from tests.e2e.conftest import Cli, ForkServer, OstiaServer, client_env, ostia_up
-from tests.support.backends import HttpBackend, http_backends
+from tests.support.backends import Member
 
 Fetch = Callable[[str, "str | None"], str]
 
@@ -51,16 +51,16 @@ def cli_for(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Osti
         forks.close()
 
 
-def walkthrough(cli: Cli, server: OstiaServer, members: list[str], fetch: Fetch, vip_prefix: str) -> None:
-    """members: three member addresses serving names m1, m2, api on port 8081."""
+def walkthrough(cli: Cli, server: OstiaServer, members: list[Member], fetch: Fetch, vip_prefix: str) -> None:
+    """members: three member servers named m1, m2 and api."""
     lb: dict[str, Any] = cli("create", "--name", "lb1", "--vip-subnet-id", "public-subnet", "--wait")
     vip = lb["vip_address"]
     assert vip.startswith(vip_prefix), lb
     cli("listener", "create", "--name", "l1", "--protocol", "HTTP", "--protocol-port", "8080", "lb1", "--wait")
     cli("pool", "create", "--name", "p1", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN",
         "--listener", "l1", "--wait")
-    for i, address in enumerate(members[:2]):
-        cli("member", "create", "--name", f"m{i + 1}", "--address", address, "--protocol-port", "8081",
+    for m in members[:2]:
+        cli("member", "create", "--name", m.name, "--address", m.address, "--protocol-port", str(m.port),
             "--subnet-id", "private-subnet", "p1", "--wait")
     url = f"http://{vip}:8080/"
     seen = [fetch(url, None) for _ in range(6)]
@@ -70,8 +70,8 @@ def walkthrough(cli: Cli, server: OstiaServer, members: list[str], fetch: Fetch,
     # Host-based routing: an L7 policy sends api.* to a second pool.
     cli("pool", "create", "--name", "p2", "--protocol", "HTTP", "--lb-algorithm", "ROUND_ROBIN",
         "--loadbalancer", "lb1", "--wait")
-    cli("member", "create", "--address", members[2], "--protocol-port", "8081", "--subnet-id", "private-subnet",
-        "p2", "--wait")
+    cli("member", "create", "--address", members[2].address, "--protocol-port", str(members[2].port),
+        "--subnet-id", "private-subnet", "p2", "--wait")
     cli("l7policy", "create", "--name", "to-api", "--action", "REDIRECT_TO_POOL", "--redirect-pool", "p2",
         "l1", "--wait")
     cli("l7rule", "create", "--type", "HOST_NAME", "--compare-type", "STARTS_WITH", "--value", "api",
@@ -96,17 +96,21 @@ def walkthrough(cli: Cli, server: OstiaServer, members: list[str], fetch: Fetch,
 
 
 def http_get(url: str, host: str | None) -> str:
-    return httpx.get(url, headers={"Host": host} if host else {}, timeout=5).text.strip()
+    """The name of the member that answered."""
+    return str(httpx.get(url, headers={"Host": host} if host else {}, timeout=5).json()["member"])
 
 
 def test_walkthrough_on_loopback(cli_for: Callable[[OstiaServer], Cli], tmp_path: Path) -> None:
     net = random.randrange(100, 250)
     settings = [f"networking.networks=public:public-subnet:127.{net}.1.0/24,"
                 f"private:private-subnet:127.{net}.2.0/24", f"local_compute.mgmt_cidr=127.{net}.3.0/24"]
-    members = [f"127.{net}.2.{i}" for i in (10, 11, 12)]
-    with http_backends(*zip(("m1", "m2", "api"), members, strict=True), port=8081), \
-            ostia_up(tmp_path, *settings) as server:
-        walkthrough(cli_for(server), server, members, http_get, f"127.{net}.1.")
+    members = [Member(name, f"127.{net}.2.{i}") for name, i in (("m1", 10), ("m2", 11), ("api", 12))]
+    try:
+        with ostia_up(tmp_path, *settings) as server:
+            walkthrough(cli_for(server), server, members, http_get, f"127.{net}.1.")
+    finally:
+        for m in members:
+            m.stop()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the netns network driver needs root")
@@ -119,25 +123,23 @@ def test_walkthrough_on_netns_from_a_client_namespace(cli_for: Callable[[OstiaSe
     settings = ["controller_worker.network_driver=netns", f"networking.netns_prefix={prefix}",
                 f"networking.networks={networks}", f"local_compute.mgmt_cidr=127.{net}.3.0/24"]
     conf = conf_mod.load([], {"networking": {"netns_prefix": prefix, "networks": networks}})
-    backends: list[HttpBackend] = []
+    members: list[Member] = []
     with ostia_up(tmp_path, *settings) as server:
         db = Database(make_engine(default_url(str(tmp_path))))
         hosts = NetnsNetworkDriver(conf, db)
         try:
             subnets = {s["name"]: s["id"] for s in server.get_json("/v2.0/subnets")["subnets"]}
             client_ns, _ = hosts.attach_host("client", subnets["public-subnet"])
-            members = []
             for name in ("m1", "m2", "api"):
                 ns, address = hosts.attach_host(name, subnets["private-subnet"])
-                backends.append(run_in_namespace(ns, HttpBackend, name, address, 8081))
-                members.append(address)
+                members.append(Member(name, address, netns=ns))
 
             def fetch(url: str, host: str | None) -> str:
                 return run_in_namespace(client_ns, http_get, url, host)
 
             walkthrough(cli_for(server), server, members, fetch, f"198.18.{net}.")
         finally:
-            for b in backends:
-                b.close()
+            for m in members:
+                m.stop()
             hosts.teardown()
             db.engine.dispose()
