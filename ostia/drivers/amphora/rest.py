@@ -18,6 +18,7 @@ from ostia.db.engine import Database
 from ostia.db.models import Amphora, LoadBalancer
 from ostia.db.to_spec import build_spec
 from ostia.domain.listeners import LVS_PROTOCOLS
+from ostia.domain.secrets import CertManager
 from ostia.domain.spec import RenderSettings
 from ostia.drivers.amphora.client import AgentClient, AgentError
 from ostia.drivers.amphora.tls_files import tls_files
@@ -28,7 +29,7 @@ LOG = logging.getLogger("ostia.drivers.amphora")
 
 
 class RestAmphoraDriver:
-    def __init__(self, db: Database, client: AgentClient, cert_manager: Any, build_timeout: float) -> None:
+    def __init__(self, db: Database, client: AgentClient, cert_manager: CertManager, build_timeout: float) -> None:
         self.db = db
         self.client = client
         self.cert_manager = cert_manager

@@ -7,14 +7,14 @@ the configuration and the uploaded files always agree.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from ostia.db.models import LoadBalancer
+from ostia.domain.secrets import CertManager
 from ostia.domain.spec import LoadBalancerSpec, cert_file_name
 from ostia.render.haproxy import render_crt_list
 
 
-def tls_files(lb: LoadBalancer, spec: LoadBalancerSpec, cert_manager: Any) -> dict[str, bytes]:
+def tls_files(lb: LoadBalancer, spec: LoadBalancerSpec, cert_manager: CertManager) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
     project = lb.project_id
 
