@@ -16,7 +16,9 @@ from ostia.render.haproxy import render_crt_list
 
 def tls_files(lb: LoadBalancer, spec: LoadBalancerSpec, cert_manager: CertManager) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    project = lb.project_id
+    # The API resolved every ref for the caller's project when it was set (an admin may act on another
+    # project's objects): the worker reads them as the service, like Octavia's worker does.
+    project = None
 
     def add(ref: str | None, kind: str) -> None:
         if not ref or cert_file_name(ref) in files:
