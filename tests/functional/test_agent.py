@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import socket
 import ssl
@@ -17,7 +18,7 @@ import pytest
 from cryptography import x509
 
 from ostia.agent import procs
-from ostia.agent.haproxy import parse_show_proc
+from ostia.agent.haproxy import ProcInfo, parse_show_proc
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.certificates.tls import client_context
 from tests.support.agent import Agent, backend_haproxy, lb_config, master_pid, running_agent, short_tmpdir
@@ -44,7 +45,7 @@ def _through(port: int, close: bool = False) -> httpx.Response:
     return httpx.get(f"http://127.0.0.1:{port}/", headers=headers, timeout=5)
 
 
-def _show_proc(agent: Agent, lb_id: str) -> object:
+def _show_proc(agent: Agent, lb_id: str) -> ProcInfo | None:
     return parse_show_proc(procs.unix_command(agent.base_path / lb_id / "master.sock", "show proc"))
 
 
@@ -119,8 +120,6 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         assert r.status_code == 202 and r.json() == {"message": "OK"}
         cfg = agent.base_path / lb / "haproxy.cfg"
         assert cfg.stat().st_mode & 0o777 == 0o600
-        import hashlib
-
         assert r.headers["etag"] == hashlib.md5(good.encode()).hexdigest()
         r = agent.put(f"/1.0/loadbalancer/{lb}/Start")
         assert r.status_code == 202, r.text
@@ -214,8 +213,8 @@ def test_reload_under_load_drops_no_request(agent: Agent, workdir: Path) -> None
         assert len(retried) <= 3, retried  # at most the one idle connection each old worker closed
         after = _show_proc(agent, lb)
         assert after is not None and before is not None
-        assert after.master_pid == before.master_pid  # type: ignore[attr-defined]
-        assert after.reloads == before.reloads + 3 and after.failed == 0  # type: ignore[attr-defined]
+        assert after.master_pid == before.master_pid
+        assert after.reloads == before.reloads + 3 and after.failed == 0
 
 
 def test_agent_killed_and_restarted_adopts_the_running_haproxy(agent: Agent, workdir: Path) -> None:
@@ -233,7 +232,7 @@ def test_agent_killed_and_restarted_adopts_the_running_haproxy(agent: Agent, wor
         assert r.status_code == 202 and "already running" in r.json()["details"]
         assert master_pid(agent, lb) == pid and _masters_for(agent, lb) == [pid]
         info = _show_proc(agent, lb)
-        assert info is not None and info.master_pid == pid and len(info.workers) == 1  # type: ignore[attr-defined]
+        assert info is not None and info.master_pid == pid and len(info.workers) == 1
         assert agent.put(f"/1.0/loadbalancer/{lb}/reload").status_code == 202  # the adopted one reloads too
         assert _through(port).status_code == 200
 
@@ -252,8 +251,6 @@ def test_listener_certificates_and_the_filename_rule(agent: Agent) -> None:
     base = f"/1.0/loadbalancer/{lb}/certificates"
     r = agent.put(f"{base}/tls-1.pem", content=pem)
     assert r.status_code == 200 and r.json() == {"message": "OK"}
-    import hashlib
-
     digest = hashlib.md5(pem).hexdigest()
     assert r.headers["etag"] == digest
     path = agent.base_path / "certs" / lb / "tls-1.pem"
@@ -301,8 +298,8 @@ def test_agent_config_upload(agent: Agent) -> None:
 
 
 def test_loopback_plugs_are_recorded_and_found(agent: Agent) -> None:
-    body = {"subnet_cidr": "127.1.0.0/16", "gateway": None, "mac_address": "", "mtu": None, "vrrp_ip": None,
-            "host_routes": [], "additional_vips": []}
+    body: dict[str, object] = {"subnet_cidr": "127.1.0.0/16", "gateway": None, "mac_address": "", "mtu": None,
+                               "vrrp_ip": None, "host_routes": [], "additional_vips": []}
     r = agent.post("/1.0/plug/vip/127.1.0.10", json=body)
     assert r.status_code == 202 and r.json()["message"] == "OK"
     assert agent.post("/1.0/plug/vip/127.1.0.10", json=body).status_code == 202  # idempotent
