@@ -5,6 +5,10 @@ OPTS = [
     cfg.StrOpt("amphora_dir",
                help="Directory holding one sub-directory (0700) per local amphora: its agent's configuration, "
                     "certificates, log and everything the agent runs. Default: <state_dir>/amphorae."),
+    cfg.StrOpt("link_dir",
+               help="Short directory (0700) with one symlink per amphora, the agents' base_path, so HAProxy's "
+                    "UNIX socket paths stay within its 97-byte limit whatever amphora_dir is. Default: "
+                    "/run/ostia-amphorae, or <tmp>/ostia-amphorae-<uid> when /run is not writable."),
     cfg.StrOpt("mgmt_cidr", default="127.3.0.0/16",
                help="Management network of local amphorae (Octavia's lb-mgmt-net): each agent listens on its "
                     "own address from it (the amphora's lb_network_ip), at [haproxy_amphora] bind_port. Must be "

@@ -5,13 +5,11 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import random
-import shutil
 import signal
 import ssl
 import stat
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 import uuid
@@ -94,16 +92,14 @@ class Env:
 
 
 @pytest.fixture
-def env() -> Iterator[Env]:
-    # A short root, not pytest's tmp_path: HAProxy's UNIX sockets live under <amphora dir>/<lb id>/ and a
-    # socket path may not exceed 107 bytes.
-    root = Path(tempfile.mkdtemp(prefix="oc-", dir="/tmp"))
-    e = Env(root)
+def env(tmp_path: Path) -> Iterator[Env]:
+    # pytest's long tmp_path on purpose: HAProxy's sockets under <amphora dir>/<lb id>/ would exceed its
+    # 97-byte limit, so this also proves the agents get their short base_path link.
+    e = Env(tmp_path)
     try:
         yield e
     finally:
         e.cleanup()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_build_starts_an_agent_answering_mtls_with_private_files_and_is_idempotent(env: Env) -> None:
@@ -116,7 +112,8 @@ def test_build_starts_an_agent_answering_mtls_with_private_files_and_is_idempote
     assert driver.status(amp) == "ACTIVE"
 
     directory = env.amphora_dir / amp
-    assert _mode(directory) == 0o700
+    # Created 0700; the agent opens it to 0755 so HAProxy's `nobody` workers reach its ping wrapper.
+    assert _mode(directory) & 0o022 == 0 and _mode(env.amphora_dir) == 0o711
     for name in ("agent.conf", "server.pem", "server.key", "client_ca.pem"):
         assert _mode(directory / name) == 0o600, name
     pid = procs.read_pid(directory / "agent.pid")
@@ -222,8 +219,12 @@ def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_direc
     assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "tiny"
     agent_pid = procs.read_pid(env.amphora_dir / amp / "agent.pid")
     assert agent_pid is not None
+    link = driver.base_path(amp)
+    assert link.resolve() == (env.amphora_dir / amp).resolve()
+    assert len(str(link / lb / "master.sock")) <= 97 < len(str(env.amphora_dir / amp / lb / "master.sock"))
 
     driver.delete(amp)
+    assert not link.exists() and not link.is_symlink()
     assert not procs.is_running(agent_pid)
     assert not procs.is_running(haproxy_pid)
     assert not procs.pids_mentioning(str(env.amphora_dir / amp))

@@ -1,13 +1,20 @@
 """The `local` compute driver: each amphora is an `ostia agent` daemon on this machine.
 
-Layout of `amphora_dir` (0700):
+Layout of `amphora_dir` (0711: HAProxy workers, which drop to `nobody`, must reach the agent's ping
+wrapper inside an amphora's directory, but nobody else needs to list the amphorae):
     .lock                       flock held while allocating an address, building or deleting
-    <amphora id>/               one amphora (0700); the agent's base_path, so its HAProxy/keepalived state
-                                (<lb id>/haproxy.cfg, <lb id>/haproxy.pid, ...) lives here too
+    <amphora id>/               one amphora, created 0700 (the agent opens it to 0755 for that wrapper; its
+                                secrets stay 0600/0700); the agent's base_path, so its HAProxy/keepalived
+                                state (<lb id>/haproxy.cfg, <lb id>/haproxy.pid, ...) lives here too
         agent.conf              the agent's oslo.config file ([amphora_agent]); bind_host = the management address
         server.pem, server.key  the agent's certificate (CN = amphora id) and key
         client_ca.pem           the CA the controller's client certificate must chain to
         agent.pid, agent.log    the running agent (stdout and stderr appended)
+
+The agent's base_path is not that directory but a symlink to it, `<link_dir>/<12 hex>`: HAProxy refuses a
+UNIX socket path longer than 97 bytes, and the agent keeps `<lb id>/master.sock` and `<lb id>.sock` under
+base_path, so `<state_dir>/amphorae/<amphora id>/<lb id>/master.sock` (two UUIDs) is too long for almost any
+state_dir. The link is recreated whenever the agent is started (/run is emptied by a reboot).
 
 The agent runs in its own session (start_new_session): it outlives the controller, and a Ctrl-C on
 `ostia up`'s terminal, which signals the foreground process group, never reaches it. The directory is the
@@ -20,12 +27,14 @@ from __future__ import annotations
 import configparser
 import contextlib
 import fcntl
+import hashlib
 import ipaddress
 import logging
 import os
 import re
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -63,6 +72,21 @@ def default_agent_command() -> list[str]:
     return [sys.executable, "-m", "ostia.cli.main", "agent"]
 
 
+def default_link_dir() -> Path:
+    if os.access("/run", os.W_OK):
+        return Path("/run/ostia-amphorae")
+    return Path(tempfile.gettempdir()) / f"ostia-amphorae-{os.getuid()}"
+
+
+def _own_dir(path: Path, mode: int) -> None:
+    """Create or accept a directory only if it is ours and not a symlink (others can write to /tmp)."""
+    path.mkdir(mode=mode, parents=True, exist_ok=True)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise RuntimeError(f"{path} is not a directory owned by uid {os.getuid()}")
+    os.chmod(path, mode)  # mkdir's mode is filtered by umask and ignored for an existing directory
+
+
 def _write_private(path: Path, data: bytes) -> None:
     """Atomically (temp file + rename), 0600 from the first byte: keys and configs are never half-written."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -94,10 +118,12 @@ class LocalComputeDriver:
                  agent_command: Sequence[str] | None = None, haproxy_cmd: str = "haproxy",
                  topology: str = Topology.SINGLE, stop_timeout: float = 10.0,
                  prepare_namespace: Callable[[str], str] | None = None,
-                 agent_options: Mapping[str, Mapping[str, str]] | None = None) -> None:
+                 agent_options: Mapping[str, Mapping[str, str]] | None = None,
+                 link_dir: str | os.PathLike[str] | None = None) -> None:
         """`prepare_namespace(amphora_id)` (the netns network driver's) returns the namespace the amphora's
         HAProxy runs in; `agent_options` are extra agent.conf sections (e.g. heartbeat settings)."""
         self.amphora_dir = Path(amphora_dir).absolute()
+        self.link_dir = Path(link_dir).absolute() if link_dir else default_link_dir()
         self.mgmt_network = ipaddress.ip_network(mgmt_cidr)
         if not self.mgmt_network.is_loopback:
             # agents listen in the host namespace: a non-loopback address would expose them off the host
@@ -125,8 +151,8 @@ class LocalComputeDriver:
                    db=db, mgmt_cidr=c.mgmt_cidr, agent_port=conf.haproxy_amphora.bind_port,
                    agent_command=c.agent_command, haproxy_cmd=c.haproxy_cmd,
                    topology=conf.controller_worker.loadbalancer_topology, stop_timeout=c.stop_timeout,
-                   prepare_namespace=prepare_namespace,
-                   agent_options=agent_options)
+                   prepare_namespace=prepare_namespace, agent_options=agent_options,
+                   link_dir=c.link_dir or None)
 
     # -- ComputeDriver ------------------------------------------------------------------------------------
 
@@ -153,6 +179,7 @@ class LocalComputeDriver:
         # lock only guards the removal, which is what frees the management address.
         self._stop_everything(compute_id, directory)
         with self._locked():
+            self._remove_link(compute_id)
             shutil.rmtree(directory, ignore_errors=True)
         LOG.info("amp=%s: deleted %s", compute_id, directory)
 
@@ -189,10 +216,33 @@ class LocalComputeDriver:
             raise ValueError(f"invalid local compute id {compute_id!r}")
         return self.amphora_dir / compute_id
 
+    def base_path(self, compute_id: str) -> Path:
+        """The short path the agent knows its directory by (a symlink to `directory(compute_id)`)."""
+        digest = hashlib.sha256(str(self.directory(compute_id)).encode()).hexdigest()[:12]
+        return self.link_dir / digest
+
+    def _ensure_link(self, compute_id: str) -> None:
+        link, target = self.base_path(compute_id), self.directory(compute_id)
+        with contextlib.suppress(OSError):
+            if os.readlink(link) == str(target):
+                return
+        _own_dir(self.link_dir, 0o711)  # traversable, like amphora_dir, for HAProxy's `nobody` workers
+        tmp = link.with_name(f".{link.name}.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(target, tmp)
+        os.replace(tmp, link)  # atomic: the agent never sees the link missing
+
+    def _remove_link(self, compute_id: str) -> None:
+        link = self.base_path(compute_id)
+        with contextlib.suppress(OSError):
+            if os.readlink(link) == str(self.directory(compute_id)):
+                link.unlink()
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         # flock: one lock for every process and thread on this machine that manages these amphorae
-        self.amphora_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _own_dir(self.amphora_dir, 0o711)
         fd = os.open(self.amphora_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -276,7 +326,7 @@ class LocalComputeDriver:
         directory = self.directory(amphora_id)
         agent = {
             "amphora_id": amphora_id,
-            "base_path": str(directory),
+            "base_path": str(self.base_path(amphora_id)),
             "bind_host": address,
             "bind_port": str(self.agent_port),
             "agent_server_cert": str(directory / SERVER_CERT),
@@ -311,6 +361,7 @@ class LocalComputeDriver:
 
     def _start_agent(self, amphora_id: str) -> None:
         directory = self.directory(amphora_id)
+        self._ensure_link(amphora_id)
         log_fd = os.open(directory / AGENT_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             child = subprocess.Popen(
@@ -327,7 +378,8 @@ class LocalComputeDriver:
     # -- deleting -----------------------------------------------------------------------------------------
 
     def _stop_everything(self, compute_id: str, directory: Path) -> None:
-        where = str(directory)
+        # HAProxy and keepalived name their files by the link path, the agent by the real one
+        places = (str(directory), str(self.base_path(compute_id)))
         agent = self._agent_pid(compute_id)
         # Processes still in the agent's session (children it did not daemonize) belong to the amphora too;
         # collected while the agent lives, since only then is its pid known to be the session's.
@@ -338,7 +390,9 @@ class LocalComputeDriver:
         self._reap()
         # Bounded: a second pass catches a process that was starting while the first one ran.
         for _ in range(3):
-            targets = session | procs.pids_mentioning(where) | self._pid_file_processes(directory)
+            targets = session | self._pid_file_processes(directory, places)
+            for place in places:
+                targets |= procs.pids_mentioning(place)
             targets = {p for p in targets if procs.is_running(p)}
             if not targets:
                 return
@@ -349,13 +403,12 @@ class LocalComputeDriver:
         self._reap()
 
     @staticmethod
-    def _pid_file_processes(directory: Path) -> set[int]:
+    def _pid_file_processes(directory: Path, places: Sequence[str]) -> set[int]:
         """HAProxy masters, keepalived, nginx... named by pid files under the directory, if they are ours."""
         found = set()
-        where = str(directory)
         for pid_file in directory.rglob("*.pid"):
             pid = procs.read_pid(pid_file)
-            if pid is not None and pid != os.getpid() and procs.is_running(pid) and (
-                    procs.mentions(pid, where) or procs.cwd_inside(pid, where)):
+            if pid is not None and pid != os.getpid() and procs.is_running(pid) and any(
+                    procs.mentions(pid, p) or procs.cwd_inside(pid, p) for p in places):
                 found.add(pid)
         return found
