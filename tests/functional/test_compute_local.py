@@ -173,6 +173,10 @@ def test_agent_outlives_a_killed_controller_and_reattach_restarts_a_killed_agent
 
     driver = env.driver()  # the restarted controller
     assert driver.status(amp) == "ACTIVE"
+    lb, port = str(uuid.uuid4()), free_port()
+    _serve_tiny(env, amp, address, lb, port)
+    haproxy_pid = procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
+    assert haproxy_pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while procs.is_running(pid) and time.monotonic() < deadline:
@@ -184,6 +188,11 @@ def test_agent_outlives_a_killed_controller_and_reattach_restarts_a_killed_agent
     assert new_pid is not None and new_pid != pid
     env.wait_agent(amp, address)
     assert driver.status(amp) == "ACTIVE"
+    # HAProxy served throughout and the new agent adopted it: same master, no second one.
+    assert procs.is_running(haproxy_pid)
+    assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "tiny"
+    assert env.call(amp, address, "PUT", f"/1.0/loadbalancer/{lb}/start").status_code == 202
+    assert procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid") == haproxy_pid
     driver.reattach([(amp, amp)])  # running: left alone
     assert procs.read_pid(env.amphora_dir / amp / "agent.pid") == new_pid
 
@@ -203,6 +212,13 @@ def _tiny_haproxy_cfg(port: int) -> str:
         """)
 
 
+def _serve_tiny(env: Env, amp: str, address: str, lb: str, port: int) -> None:
+    put = env.call(amp, address, "PUT", f"/1.0/loadbalancer/{amp}/{lb}/haproxy", content=_tiny_haproxy_cfg(port))
+    assert put.status_code == 202, put.text
+    start = env.call(amp, address, "PUT", f"/1.0/loadbalancer/{lb}/start")
+    assert start.status_code == 202, start.text
+
+
 def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_directory(env: Env) -> None:
     driver = env.driver()
     amp, lb = str(uuid.uuid4()), str(uuid.uuid4())
@@ -210,10 +226,7 @@ def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_direc
     assert address is not None
     env.wait_agent(amp, address)
     port = free_port()
-    put = env.call(amp, address, "PUT", f"/1.0/loadbalancer/{amp}/{lb}/haproxy", content=_tiny_haproxy_cfg(port))
-    assert put.status_code == 202, put.text
-    start = env.call(amp, address, "PUT", f"/1.0/loadbalancer/{lb}/start")
-    assert start.status_code == 202, start.text
+    _serve_tiny(env, amp, address, lb, port)
     haproxy_pid = procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
     assert haproxy_pid is not None and procs.is_running(haproxy_pid)
     assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "tiny"
