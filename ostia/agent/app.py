@@ -74,6 +74,18 @@ class Agent:
         ping = shutil.which("ping") or "/usr/bin/ping"
         write_private(s.ping_wrapper, (PING_WRAPPER % {"ping": ping}).encode(), mode=0o755)
 
+    def write_pid(self) -> None:
+        pid_file = self.settings.pid_file
+        if pid_file is not None:
+            pid_file.parent.mkdir(parents=True, exist_ok=True)
+            pid_file.write_text(f"{os.getpid()}\n")
+
+    def remove_pid(self) -> None:
+        pid_file = self.settings.pid_file
+        with contextlib.suppress(OSError, ValueError):
+            if pid_file is not None and int(pid_file.read_text().split()[0]) == os.getpid():
+                pid_file.unlink()
+
     def owns_udp(self, listener_id: str) -> bool:
         return self.udp is not None and bool(self.udp.owns(listener_id))
 
@@ -88,14 +100,17 @@ def create_app(agent: Agent) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        agent.write_pid()
         if agent.udp is not None:
             agent.udp.start()
         try:
             yield
         finally:
-            # HAProxy, keepalived and nginx keep serving: the next agent adopts them.
+            # HAProxy, keepalived and nginx keep serving: the next agent adopts them. Cleanup happens here,
+            # not after the server returns: uvicorn re-raises SIGTERM once it has shut down.
             if agent.udp is not None:
                 agent.udp.stop()
+            agent.remove_pid()
 
     agent.prepare_dirs()
     app = FastAPI(title="Ostia amphora agent", version=API_VERSION, lifespan=lifespan, openapi_url=None,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from cryptography import x509
 
-from ostia.agent import procs
+from ostia.agent import procs, stats
 from ostia.agent.haproxy import ProcInfo, parse_show_proc
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.certificates.tls import client_context
@@ -110,6 +110,9 @@ def test_error_bodies(agent: Agent) -> None:
     r = agent.post("/1.0/plug/vip/10.0.0.1", content=b"{not json")
     assert r.status_code == 400 and r.json()["http_code"] == 400
     assert agent.delete(f"/1.0/listeners/{uuid.uuid4()}").status_code == 200
+    # The UDP module's routes are mounted (its own 404, not the framework's).
+    r = agent.get(f"/1.0/listeners/{uuid.uuid4()}/udp_listener")
+    assert r.status_code == 404 and r.json()["message"] == "UDP Listener Not Found"
 
 
 def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, workdir: Path) -> None:
@@ -125,7 +128,10 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         assert r.status_code == 202, r.text
         resp = _through(port)
         assert resp.text == "member-1" and resp.headers["x-generation"] == "1"
-        assert agent.get("/1.0/details").json()["haproxy_count"] == 1
+        details = agent.get("/1.0/details").json()
+        assert details["haproxy_count"] == 1 and details["listeners"] == [lb]
+        rows = stats.show_stat(agent.base_path / f"{lb}.sock")
+        assert {(r["pxname"], r["svname"]) for r in rows} >= {("fe", "FRONTEND"), ("be", "m1"), ("be", "BACKEND")}
 
         bad = good.replace("default_backend be", "default_backend be\n    no-such-keyword here")
         r = agent.put(f"/1.0/loadbalancer/{agent.amphora_id}/{lb}/haproxy", content=bad)
@@ -235,6 +241,11 @@ def test_agent_killed_and_restarted_adopts_the_running_haproxy(agent: Agent, wor
         assert info is not None and info.master_pid == pid and len(info.workers) == 1
         assert agent.put(f"/1.0/loadbalancer/{lb}/reload").status_code == 202  # the adopted one reloads too
         assert _through(port).status_code == 200
+        agent.stop()  # a clean SIGTERM of the agent leaves HAProxy serving too
+        assert procs.alive(pid) and _through(port).status_code == 200
+        assert not (agent.base_path / "agent.pid").exists()
+        agent.start()
+        assert (agent.base_path / "agent.pid").read_text().strip() == str(agent.proc.pid)  # type: ignore[union-attr]
 
         (agent.base_path / "certs" / lb).mkdir()
         assert agent.delete(f"/1.0/listeners/{lb}").json() == {"message": "OK"}
