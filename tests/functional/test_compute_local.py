@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from ostia.db.engine import Database, make_engine
-from ostia.db.models import Amphora, Base
+from ostia.db.models import Amphora, Base, LoadBalancer
 from ostia.drivers.certificates import tls
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.compute import procs
@@ -252,14 +252,20 @@ def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_direc
 def test_addresses_skip_live_database_records_and_stay_unique_under_concurrent_builds(env: Env) -> None:
     driver = env.driver()
     hosts = [f"{env.mgmt_cidr[:-4]}{n}" for n in (1, 2, 3)]
+    lb_id = str(uuid.uuid4())
     with env.db.session() as session:  # .1 belongs to a live amphora (elsewhere), .2 to a deleted one
         session.add(Amphora(id=str(uuid.uuid4()), status="ALLOCATED", lb_network_ip=hosts[0]))
         session.add(Amphora(id=str(uuid.uuid4()), status="DELETED", lb_network_ip=hosts[1]))
+        session.add(LoadBalancer(id=lb_id, provisioning_status="PENDING_CREATE", operating_status="OFFLINE",
+                                 topology="ACTIVE_STANDBY"))
     amps = [str(uuid.uuid4()) for _ in range(2)]
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        built = list(pool.map(lambda a: driver.build(a, None), amps))
+        built = list(pool.map(lambda a: driver.build(a, lb_id if a == amps[0] else None), amps))
     addresses = sorted(str(b.lb_network_ip) for b in built)
     assert addresses == sorted(hosts[1:])
+    # The agent learns its load balancer's topology (a flavor may differ from the configured default).
+    assert "loadbalancer_topology = ACTIVE_STANDBY\n" in (env.amphora_dir / amps[0] / "agent.conf").read_text()
+    assert "loadbalancer_topology = SINGLE\n" in (env.amphora_dir / amps[1] / "agent.conf").read_text()
     for amp, instance in zip(amps, built, strict=True):
         assert instance.lb_network_ip is not None
         env.wait_agent(amp, instance.lb_network_ip)

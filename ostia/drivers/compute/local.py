@@ -46,7 +46,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ostia.db.engine import Database
-from ostia.db.models import Amphora
+from ostia.db.models import Amphora, LoadBalancer
 from ostia.domain.enums import AmphoraStatus, ProvisioningStatus, Topology
 from ostia.drivers.certificates.base import CertificateDriver
 from ostia.drivers.compute import procs
@@ -164,7 +164,7 @@ class LocalComputeDriver:
                 return ComputeInstance(amphora_id, address)
             if address is None:
                 address = self._allocate_address()
-                self._prepare_directory(amphora_id, address)
+                self._prepare_directory(amphora_id, address, self._topology_of(load_balancer_id))
             self._ensure_certificates(amphora_id)
             self._ensure_namespace(amphora_id)
             self._start_agent(amphora_id)
@@ -316,13 +316,22 @@ class LocalComputeDriver:
                 return str(candidate)
         raise RuntimeError(f"[local_compute] mgmt_cidr {self.mgmt_network} has no free address left")
 
-    def _prepare_directory(self, amphora_id: str, address: str) -> None:
+    def _topology_of(self, load_balancer_id: str | None) -> str:
+        """The load balancer's own topology (a flavor can override the configured default)."""
+        if self.db is not None and load_balancer_id is not None:
+            with self.db.session() as session:
+                lb = session.get(LoadBalancer, load_balancer_id)
+                if lb is not None and lb.topology:
+                    return lb.topology
+        return str(self.topology)
+
+    def _prepare_directory(self, amphora_id: str, address: str, topology: str) -> None:
         directory = self.directory(amphora_id)
         directory.mkdir(mode=0o700, exist_ok=True)
         os.chmod(directory, 0o700)  # mkdir's mode is filtered by umask
-        self._write_conf(amphora_id, address, namespace="")
+        self._write_conf(amphora_id, address, namespace="", topology=topology)
 
-    def _write_conf(self, amphora_id: str, address: str, namespace: str) -> None:
+    def _write_conf(self, amphora_id: str, address: str, namespace: str, topology: str) -> None:
         directory = self.directory(amphora_id)
         agent = {
             "amphora_id": amphora_id,
@@ -333,7 +342,7 @@ class LocalComputeDriver:
             "agent_server_key": str(directory / SERVER_KEY),
             "agent_server_ca": str(directory / CLIENT_CA),
             "network_namespace": namespace,
-            "loadbalancer_topology": str(self.topology),
+            "loadbalancer_topology": topology,
             "pid_file": str(directory / AGENT_PID),
             "haproxy_cmd": self.haproxy_cmd,
         }
@@ -357,7 +366,8 @@ class LocalComputeDriver:
         parser = self._read_conf(self.directory(amphora_id))
         assert parser is not None
         if parser.get(AGENT_GROUP, "network_namespace", fallback="") != namespace:
-            self._write_conf(amphora_id, parser.get(AGENT_GROUP, "bind_host"), namespace)
+            self._write_conf(amphora_id, parser.get(AGENT_GROUP, "bind_host"), namespace,
+                             parser.get(AGENT_GROUP, "loadbalancer_topology", fallback=str(self.topology)))
 
     def _start_agent(self, amphora_id: str) -> None:
         directory = self.directory(amphora_id)
