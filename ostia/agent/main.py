@@ -8,8 +8,10 @@ or SIGKILL) and the next agent adopts them through their pid files.
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
+from oslo_config import cfg
 
 from ostia.agent.app import Agent, create_app
 from ostia.agent.settings import AgentSettings
@@ -20,7 +22,11 @@ LOG = logging.getLogger(__name__)
 
 
 def run(conf_files: list[str]) -> int:
-    conf = amphora_agent.load(conf_files)
+    try:
+        conf = amphora_agent.load(conf_files)
+    except cfg.Error as exc:  # a missing or incomplete agent.conf: say which option, no traceback
+        print(f"ostia agent: {exc}", file=sys.stderr)
+        return 2
     settings = AgentSettings.from_conf(conf, conf_files[-1] if conf_files else None)
     # One context for the process's life: PUT /1.0/certificate loads the new chain into it, and every
     # handshake after that presents the new certificate. Client certificates from the CA are required.

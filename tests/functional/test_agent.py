@@ -151,6 +151,15 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         assert _through(port).headers["x-generation"] == "2"
         assert master_pid(agent, lb) == pid and _masters_for(agent, lb) == [pid]
 
+        # A reload HAProxy itself rejects (a file it needs went missing behind the agent's back): an error,
+        # and the running worker keeps serving.
+        good2 = cfg.read_text()
+        cfg.write_text(good2.replace("default_backend be", "default_backend be\n    bind-process nope"))
+        r = agent.put(f"/1.0/loadbalancer/{lb}/reload")
+        assert r.status_code == 500 and r.json()["message"] == "Error reloading haproxy"
+        assert _through(port).headers["x-generation"] == "2"
+        cfg.write_text(good2)
+
         assert agent.put(f"/1.0/loadbalancer/{lb}/stop").status_code == 202
         assert not procs.alive(pid)
         with pytest.raises(httpx.TransportError):
