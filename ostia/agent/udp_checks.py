@@ -18,12 +18,10 @@ host's default route would carry it out of the machine, machine-notes §2).
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import http.client
 import ipaddress
 import logging
-import os
 import socket
 import subprocess
 import threading
@@ -31,29 +29,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ostia import netns
 from ostia.domain.enums import HealthMonitorType
 from ostia.domain.udp import UdpHealthMonitorSpec, UdpMemberSpec, expected_code_set
 
 LOG = logging.getLogger(__name__)
-CLONE_NEWNET = 0x40000000
 UP, DOWN, NO_CHECK = "UP", "DOWN", "no check"
 _FABRIC = ipaddress.ip_network("198.18.0.0/15")
 
 
 class ProbeUnsupported(Exception):
     """The probe cannot run here at all (no SCTP in the kernel, an address that must not be probed)."""
-
-
-def join_netns(namespace: str) -> None:
-    """Move the calling thread (only) into the named network namespace."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"setns({namespace}): {os.strerror(err)}")
-    finally:
-        os.close(fd)
 
 
 def _family(address: str) -> socket.AddressFamily:
@@ -198,7 +184,7 @@ class ListenerChecker:
     def _run(self, member: UdpMemberSpec) -> None:
         if self._namespace:
             try:
-                join_netns(self._namespace)
+                netns.join(self._namespace)
             except OSError:
                 LOG.exception("listener=%s member=%s: cannot enter netns %s, not checking",
                               self.listener_id, member.id, self._namespace)

@@ -115,7 +115,8 @@ def test_walkthrough_on_loopback(cli_for: Callable[[OstiaServer], Cli], tmp_path
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the netns network driver needs root")
 def test_walkthrough_on_netns_from_a_client_namespace(cli_for: Callable[[OstiaServer], Cli], tmp_path: Path) -> None:
-    from ostia.drivers.network.netns import NetnsNetworkDriver, run_in_namespace
+    from ostia.drivers.network.netns import NetnsNetworkDriver
+    from ostia.netns import run_in
 
     net = random.randrange(10, 250)
     prefix = f"ostiat{uuid.uuid4().hex[:6]}"
@@ -135,7 +136,7 @@ def test_walkthrough_on_netns_from_a_client_namespace(cli_for: Callable[[OstiaSe
                 members.append(Member(name, address, netns=ns))
 
             def fetch(url: str, host: str | None) -> str:
-                return run_in_namespace(client_ns, http_get, url, host)
+                return run_in(client_ns, http_get, url, host)
 
             walkthrough(cli_for(server), server, members, fetch, f"198.18.{net}.")
         finally:

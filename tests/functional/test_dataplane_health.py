@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from ostia.domain.spec import HealthMonitorSpec, ListenerSpec, MemberSpec, PoolSpec
+from ostia.netns import run_in
 from tests.support.dataplane import (
     Dataplane,
     Haproxy,
     Member,
     dataplane,
-    in_netns,
     ip,
     raw_http_get,
     request,
@@ -141,7 +141,7 @@ def test_ping_monitor_follows_the_member_address(dp: Dataplane) -> None:
                     [pool], netns=ns, vip=vip)
 
     def get() -> str | None:
-        sock = in_netns(ns, lambda: socket.create_connection((vip, port), timeout=5))
+        sock = run_in(ns, socket.create_connection, (vip, port), 5)
         return raw_http_get(sock).member
 
     def unplug(m: Member) -> None:

@@ -21,7 +21,8 @@ from oslo_config import cfg
 from ostia import conf as ostia_conf
 from ostia.db.engine import Database
 from ostia.drivers.network import iproute
-from ostia.drivers.network.netns import NetnsNetworkDriver, fabric_end, run_in_namespace
+from ostia.drivers.network.netns import NetnsNetworkDriver, fabric_end
+from ostia.netns import run_in
 from tests.functional.test_network_drivers import seeded_database, subnet_id
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
@@ -112,7 +113,7 @@ def test_netns_amphora_reaches_clients_and_members_and_release_cleans_up(
     assert ping(client_ns, member_ip).returncode != 0  # no routes between networks: only via the amphora
 
     # A host process talks inside the namespaces through setns'd sockets, never from the host namespace.
-    server = run_in_namespace(member_ns, socket.create_server, (member_ip, 0))
+    server = run_in(member_ns, socket.create_server, (member_ip, 0))
     port = server.getsockname()[1]
     accepted: list[bytes] = []
 
@@ -126,7 +127,7 @@ def test_netns_amphora_reaches_clients_and_members_and_release_cleans_up(
     thread = threading.Thread(target=serve)
     thread.start()
     try:
-        with run_in_namespace(amp_ns, socket.create_connection, (member_ip, port), 5) as client:
+        with run_in(amp_ns, socket.create_connection, (member_ip, port), 5) as client:
             client.sendall(b"ping")
             assert client.recv(16) == b"pong"
     finally:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from ostia.agent.udp_checks import join_netns
+from ostia.netns import join, run_in
 from tests.functional.udp_support import (
     Agent,
     EchoServer,
@@ -26,7 +25,6 @@ from tests.functional.udp_support import (
     wait_for,
 )
 
-T = TypeVar("T")
 VIP, MEM_A, MEM_B, NOWHERE = "198.18.1.10", "198.18.2.21", "198.18.2.22", "198.18.9.9"
 
 
@@ -47,34 +45,13 @@ def netns() -> Iterator[str]:
         _ip("netns", "del", name)
 
 
-def in_netns(namespace: str, fn: Callable[[], T]) -> T:
-    """Run `fn` on a fresh thread that joined the namespace (the calling thread stays where it is)."""
-    result: list[T] = []
-    errors: list[BaseException] = []
-
-    def target() -> None:
-        try:
-            join_netns(namespace)
-            result.append(fn())
-        except BaseException as exc:  # handed back to the caller
-            errors.append(exc)
-
-    t = threading.Thread(target=target, daemon=True)
-    t.start()
-    t.join(30)
-    if errors:
-        raise errors[0]
-    assert result, "netns thread did not finish"
-    return result[0]
-
-
 def _monitor(kind: str) -> dict[str, Any]:
     return {"type": kind, "delay": 1, "timeout": 1, "max_retries": 1, "max_retries_down": 2}
 
 
 def test_nginx_and_probes_run_inside_the_namespace(tmp_path: Path, netns: str) -> None:
     agent = Agent(tmp_path, namespace=netns)
-    enter = lambda: join_netns(netns)  # noqa: E731
+    enter = lambda: join(netns)  # noqa: E731
     a, b = EchoServer("a", MEM_A, before=enter), EchoServer("b", MEM_B, before=enter)
     try:
         with running(a, b):
@@ -83,11 +60,11 @@ def test_nginx_and_probes_run_inside_the_namespace(tmp_path: Path, netns: str) -
             lid = body["id"]
             resp = agent.put(body)
             assert resp.status_code == 200, resp.text
-            got = in_netns(netns, lambda: answers(VIP, 5353, 4))
+            got = run_in(netns, answers, VIP, 5353, 4)
             assert set(got) == {"a", "b"}
             b.stop()
             wait_for(lambda: agent.service.member_status(lid)["m-b"] == "DOWN", 5)
-            wait_for(lambda: in_netns(netns, lambda: answers(VIP, 5353, 3)) == ["a"] * 3, 5)
+            wait_for(lambda: run_in(netns, answers, VIP, 5353, 3) == ["a"] * 3, 5)
             b.start()
             wait_for(lambda: agent.service.member_status(lid)["m-b"] == "UP", 4)
 

@@ -2,13 +2,13 @@
 
 Members are threaded HTTP(S) servers that answer with their own name and the request headers they received,
 and capture servers that record PROXY-protocol headers; clients make one request per fresh connection, from
-a chosen source address, with a chosen TLS context. Sockets can be made inside a network namespace.
+a chosen source address, with a chosen TLS context. Member sockets can be made inside a network namespace
+(ostia.netns.run_in).
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import socket
 import socketserver
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+
+from ostia.netns import run_in
 
 T = TypeVar("T")
 
@@ -44,36 +46,6 @@ def free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-# --- network namespaces -------------------------------------------------------------------------------------
-
-_CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def in_netns(netns: str, fn: Callable[[], T]) -> T:
-    """Run `fn` in a short-lived thread switched into `netns`: sockets it creates stay in that namespace.
-
-    setns() changes only the calling thread, so the test's own threads never leave the host namespace.
-    """
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            with open(f"/run/netns/{netns}") as target:
-                if _libc.setns(target.fileno(), _CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), f"setns({netns})")
-            box["value"] = fn()
-        except BaseException as exc:  # handed back to the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(30)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def ip(*args: str) -> None:
@@ -171,7 +143,7 @@ class Member:
 
     def __init__(self, name: str, address: str, tls: ssl.SSLContext | None = None, netns: str | None = None):
         self.name, self.address, self.tls, self.netns = name, address, tls, netns
-        self.port = in_netns(netns, lambda: free_port(address)) if netns else free_port(address)
+        self.port = run_in(netns, free_port, address) if netns else free_port(address)
         self.health_status = 200
         self.hits = 0
         self.active = 0
@@ -192,7 +164,7 @@ class Member:
         server = _MemberServer((self.address, self.port), _Handler, bind_and_activate=False)
         server.socket.close()
         # The listening socket is made in the member's namespace; the server thread may live anywhere.
-        server.socket = in_netns(self.netns, self._listen) if self.netns else self._listen()
+        server.socket = run_in(self.netns, self._listen) if self.netns else self._listen()
         server.server_name, server.server_port = self.address, self.port
         server.member = self
         self._server = server

@@ -37,7 +37,6 @@ from tests.support.backends import (
     Reply,
     client_tls_context,
     free_port,
-    in_netns,
     ip,
     members_hit,
     raw_http_get,
@@ -48,7 +47,7 @@ from tests.support.backends import (
 )
 
 # Re-exported: test modules import the whole rig from here.
-__all__ = ["PROXY_V2_SIGNATURE", "CaptureMember", "Member", "Reply", "client_tls_context", "in_netns", "ip",
+__all__ = ["PROXY_V2_SIGNATURE", "CaptureMember", "Member", "Reply", "client_tls_context", "ip",
            "members_hit", "raw_http_get", "request", "server_tls_context", "tls_handshake", "wait_for",
            "Dataplane", "Haproxy", "dataplane", "start_haproxy", "unix_command", "HAPROXY"]
 

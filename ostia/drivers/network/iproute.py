@@ -1,4 +1,4 @@
-"""Thin, idempotent wrappers over iproute2 (`ip netns …`, `ip -n <ns> …`) and a setns helper.
+"""Thin, idempotent wrappers over iproute2 (`ip netns …`, `ip -n <ns> …`); ostia.netns enters namespaces.
 
 Everything here acts inside named namespaces; nothing touches the host namespace's links, addresses or
 routes. Errors carry the command and its stderr so a failed plug says what the kernel refused.
@@ -6,19 +6,12 @@ routes. Errors carry the command and its stderr so a failed plug says what the k
 
 from __future__ import annotations
 
-import ctypes
 import os
 import subprocess
-import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 from ostia.domain import errors
 
-T = TypeVar("T")
-
 NETNS_DIR = "/run/netns"
-_CLONE_NEWNET = 0x40000000
 _TIMEOUT = 30  # seconds; one `ip` call takes milliseconds, a hung one must not hang a flow forever
 
 
@@ -97,54 +90,3 @@ def delete_link(ns: str, name: str) -> None:
 
 def set_sysctl(ns: str, key: str, value: str) -> None:
     ip("netns", "exec", ns, "sysctl", "-q", "-w", f"{key}={value}")
-
-
-_libc: Any = None
-
-
-def _setns(fd: int) -> None:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    if _libc.setns(fd, _CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"setns: {os.strerror(err)}")
-
-
-def run_in_namespace(ns: str, fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn(*args)` on a fresh thread that joined network namespace `ns`; return its result or raise.
-
-    Sockets `fn` creates stay in `ns` after it returns, so host code can talk to 198.18.x.x addresses
-    there without `ip netns exec` and without any host interface or route. (os.setns is Python 3.12+.)
-    """
-    path = os.path.join(NETNS_DIR, ns)
-    if not os.path.exists(path):
-        raise IpCommandError(f"network namespace {ns} does not exist")
-    outcome: dict[str, Any] = {}  # "value" or "error", set by the thread
-
-    def target() -> None:
-        try:
-            # /proc/1/ns/net may be unreadable: remember this thread's own namespace to switch back.
-            own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-            try:
-                target_fd = os.open(path, os.O_RDONLY)
-                try:
-                    _setns(target_fd)
-                finally:
-                    os.close(target_fd)
-                try:
-                    outcome["value"] = fn(*args)
-                finally:
-                    _setns(own)
-            finally:
-                os.close(own)
-        except BaseException as exc:  # handed to the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"netns-{ns}", daemon=True)
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    result: T = outcome["value"]
-    return result

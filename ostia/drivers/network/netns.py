@@ -24,10 +24,7 @@ from ostia.domain import errors
 from ostia.drivers.network import iproute
 from ostia.drivers.network.base import PortPlug, Vip
 from ostia.drivers.network.ipam import OWNER_HOST, OWNER_MEMBER, OWNER_VRRP, Allocation
-from ostia.drivers.network.iproute import run_in_namespace
 from ostia.drivers.network.local import LocalNetworkDriver, to_plug
-
-__all__ = ["NetnsNetworkDriver", "run_in_namespace"]
 
 LOG = logging.getLogger(__name__)
 
