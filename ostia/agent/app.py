@@ -21,11 +21,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ostia.agent.errors import AgentError
-from ostia.agent.files import write_private
 from ostia.agent.haproxy import HaproxyManager
 from ostia.agent.interfaces import Interfaces
 from ostia.agent.keepalived import Keepalived
 from ostia.agent.settings import AgentSettings
+from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
 API_VERSION = "1.0"

@@ -1,12 +1,10 @@
-"""File helpers: atomic private writes, checksums, the names the agent accepts from the wire."""
+"""File helpers: checksums, the names the agent accepts from the wire (atomic private writes: ostia.files)."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 # Ids and file names become path components: no separators, no leading dot, nothing hidden or relative.
@@ -26,23 +24,6 @@ def is_safe_id(value: str) -> bool:
 
 def is_cert_filename(value: str) -> bool:
     return bool(_CERT_NAME.match(value)) and len(value) <= 255
-
-
-def write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write via a temp file in the same directory and rename, so readers see the old or the new file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def unlink_quiet(path: Path) -> None:

@@ -18,10 +18,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ostia import process
 from ostia.agent import procs
 from ostia.agent.errors import AgentError
-from ostia.agent.files import RESERVED, unlink_quiet, write_private
+from ostia.agent.files import RESERVED, unlink_quiet
 from ostia.agent.settings import AgentSettings
+from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
 _START_WAIT = 10.0  # seconds for a started/reloaded master to show a new worker
@@ -131,10 +133,10 @@ class HaproxyManager:
 
     def master_pid(self, lb_id: str) -> int | None:
         """The live master of this LB per its pid file; a recycled pid running something else does not count."""
-        pid = procs.read_pid(self.pid_file(lb_id))
-        if pid is None or not procs.alive(pid):
+        pid = process.read_pid(self.pid_file(lb_id))
+        if pid is None or not process.alive(pid):
             return None
-        return pid if str(self.master_socket(lb_id)) in procs.cmdline(pid) else None
+        return pid if str(self.master_socket(lb_id)) in process.cmdline(pid) else None
 
     def show_proc(self, lb_id: str) -> ProcInfo | None:
         try:
@@ -205,11 +207,11 @@ class HaproxyManager:
             unlink_quiet(self.pid_file(lb_id))
             return f"Listener {lb_id} stopped"
         info = self.show_proc(lb_id)
-        if not procs.terminate([pid], _STOP_GRACE):
+        if process.terminate([pid], _STOP_GRACE):
             raise AgentError(500, "Error stopping haproxy", f"master {pid} survived SIGKILL")
         # Workers exit with their master; make sure of it (bounded) so no port stays bound.
         if info is not None:
-            procs.terminate([*info.workers, *info.old_workers], 2.0)
+            process.terminate([*info.workers, *info.old_workers], 2.0)
         unlink_quiet(self.pid_file(lb_id))
         unlink_quiet(self.master_socket(lb_id))
         LOG.info("lb=%s haproxy stopped (master %s)", lb_id, pid)

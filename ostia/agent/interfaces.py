@@ -16,8 +16,8 @@ from typing import Any
 
 from ostia.agent import procs
 from ostia.agent.errors import AgentError
-from ostia.agent.files import write_private
 from ostia.agent.settings import AgentSettings
+from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
 VIP_INTERFACE = "eth1"

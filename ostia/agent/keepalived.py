@@ -16,10 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+from ostia import process
 from ostia.agent import procs
 from ostia.agent.errors import AgentError
-from ostia.agent.files import write_private
 from ostia.agent.settings import AgentSettings
+from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
 _START_WAIT = 5.0
@@ -48,13 +49,13 @@ class Keepalived:
         write_private(self.config, body)
 
     def pid(self) -> int | None:
-        return self._ours(procs.read_pid(self.pid_file))
+        return self._ours(process.read_pid(self.pid_file))
 
     def _ours(self, pid: int | None) -> int | None:
         """The pid when it is a live keepalived of this amphora; a recycled pid running something else is not."""
-        if pid is None or not procs.alive(pid):
+        if pid is None or not process.alive(pid):
             return None
-        return pid if str(self.config) in procs.cmdline(pid) else None
+        return pid if str(self.config) in process.cmdline(pid) else None
 
     def start(self) -> str:
         with self._lock:
@@ -97,10 +98,10 @@ class Keepalived:
             return "keepalived stopped"
 
     def _stop_locked(self) -> None:
-        pids = [p for p in (self.pid(), self._ours(procs.read_pid(self.dir / "vrrp.pid"))) if p is not None]
+        pids = [p for p in (self.pid(), self._ours(process.read_pid(self.dir / "vrrp.pid"))) if p is not None]
         if self._child is not None and self._child.poll() is None:
             pids.append(self._child.pid)
-        if pids and not procs.terminate(pids, 5.0):
+        if pids and process.terminate(pids, 5.0):
             raise AgentError(500, "Error stopping keepalived", f"pids {pids} survived SIGKILL")
         if self._child is not None:
             try:

@@ -1,10 +1,9 @@
-"""Running commands (optionally inside the amphora's network namespace), pids and unix-socket CLIs."""
+"""Running commands (optionally inside the amphora's network namespace) and unix-socket CLIs.
+
+Pids and stopping processes: ostia.process."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 import subprocess
 import time
@@ -36,44 +35,6 @@ def run(argv: list[str], timeout: float, namespace: str = "") -> Result:
         out = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else ""
         return Result(124, f"{out}\ntimed out after {timeout}s")
     return Result(proc.returncode, proc.stdout.decode(errors="replace"))
-
-
-def read_pid(pid_file: Path) -> int | None:
-    try:
-        return int(pid_file.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def alive(pid: int) -> bool:
-    """True for a running process; a zombie (exited, not reaped yet by its parent) counts as dead."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    # The state letter follows the parenthesised command name, which may itself contain spaces.
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
-
-
-def cmdline(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return []
-
-
-def terminate(pids: list[int], grace: float) -> bool:
-    """SIGTERM, wait up to `grace` seconds, then SIGKILL and wait again; True when all are gone."""
-    for sig, bound in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + bound
-        while time.monotonic() < deadline:
-            if not any(alive(p) for p in pids):
-                return True
-            time.sleep(0.05)
-    return not any(alive(p) for p in pids)
 
 
 def unix_command(path: Path, command: str, timeout: float = 5.0) -> str:

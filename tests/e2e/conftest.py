@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from ostia.drivers.compute.procs import pids_mentioning, terminate
+from ostia.drivers.compute.procs import pids_mentioning
+from ostia.process import terminate
 from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
 
 BIN = Path(sys.executable).parent

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from cryptography import x509
 
+from ostia import process
 from ostia.agent import procs, stats
 from ostia.agent.haproxy import ProcInfo, parse_show_proc
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
@@ -53,7 +54,7 @@ def _masters_for(agent: Agent, lb_id: str) -> list[int]:
     """Every running HAProxy master of this LB, found by its master socket on the command line."""
     sock = str(agent.base_path / lb_id / "master.sock")
     out = subprocess.run(["pgrep", "-f", f"haproxy -W -S {sock}"], capture_output=True, text=True, check=False)
-    pids = [int(p) for p in out.stdout.split() if procs.alive(int(p))]
+    pids = [int(p) for p in out.stdout.split() if process.alive(int(p))]
     # Workers carry the same command line; a master is the one whose parent is not one of them.
     return [p for p in pids if _ppid(p) not in pids]
 
@@ -161,7 +162,7 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         cfg.write_text(good2)
 
         assert agent.put(f"/1.0/loadbalancer/{lb}/stop").status_code == 202
-        assert not procs.alive(pid)
+        assert not process.alive(pid)
         with pytest.raises(httpx.TransportError):
             _through(port)
         # reload on a stopped LB starts it
@@ -240,7 +241,7 @@ def test_agent_killed_and_restarted_adopts_the_running_haproxy(agent: Agent, wor
         pid = master_pid(agent, lb)
         agent.kill()
         assert _through(port).status_code == 200  # the data plane does not need the agent
-        assert procs.alive(pid)
+        assert process.alive(pid)
 
         agent.start()
         r = agent.put(f"/1.0/loadbalancer/{lb}/start")
@@ -251,14 +252,14 @@ def test_agent_killed_and_restarted_adopts_the_running_haproxy(agent: Agent, wor
         assert agent.put(f"/1.0/loadbalancer/{lb}/reload").status_code == 202  # the adopted one reloads too
         assert _through(port).status_code == 200
         agent.stop()  # a clean SIGTERM of the agent leaves HAProxy serving too
-        assert procs.alive(pid) and _through(port).status_code == 200
+        assert process.alive(pid) and _through(port).status_code == 200
         assert not (agent.base_path / "agent.pid").exists()
         agent.start()
         assert (agent.base_path / "agent.pid").read_text().strip() == str(agent.proc.pid)  # type: ignore[union-attr]
 
         (agent.base_path / "certs" / lb).mkdir()
         assert agent.delete(f"/1.0/listeners/{lb}").json() == {"message": "OK"}
-        assert not procs.alive(pid)
+        assert not process.alive(pid)
         assert not (agent.base_path / lb).exists() and not (agent.base_path / "certs" / lb).exists()
         assert not (agent.base_path / f"{lb}.sock").exists()
         with pytest.raises(httpx.TransportError):

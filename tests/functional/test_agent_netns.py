@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ostia.agent import procs
+from ostia import process
 from tests.support.agent import Agent, running_agent, short_tmpdir
 from tests.support.processes import free_port
 
@@ -130,7 +130,7 @@ def test_haproxy_serves_the_vip_inside_the_namespace(ns_agent: tuple[Agent, str,
     assert _in_netns(pid, amp)
     assert agent.put(f"/1.0/loadbalancer/{lb}/reload").status_code == 202
     assert agent.delete(f"/1.0/listeners/{lb}").status_code == 200
-    assert not procs.alive(pid)
+    assert not process.alive(pid)
 
 
 def test_keepalived_starts_and_stops_in_the_namespace(ns_agent: tuple[Agent, str, str]) -> None:
@@ -148,13 +148,13 @@ def test_keepalived_starts_and_stops_in_the_namespace(ns_agent: tuple[Agent, str
     r = agent.put("/1.0/vrrp/start")
     assert r.status_code == 202, r.text
     pid = int((agent.base_path / "vrrp" / "keepalived.pid").read_text())
-    assert procs.alive(pid) and _in_netns(pid, amp)
+    assert process.alive(pid) and _in_netns(pid, amp)
     assert agent.put("/1.0/vrrp/start").json()["details"] == "keepalived reloaded"  # no second instance
     assert agent.put("/1.0/vrrp/stop").status_code == 202
     deadline = time.monotonic() + 5
-    while procs.alive(pid) and time.monotonic() < deadline:
+    while process.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not procs.alive(pid)
+    assert not process.alive(pid)
     assert agent.put("/1.0/vrrp/bounce").status_code == 400
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ostia import process
 from ostia.db.engine import Database, make_engine
 from ostia.db.models import Amphora, Base, LoadBalancer
 from ostia.drivers.certificates import tls
@@ -87,7 +88,7 @@ class Env:
                 if entry.is_dir():
                     self.driver().delete(entry.name)
         # Safety net for a test that failed half-way: nothing started under this root may survive it.
-        procs.terminate(procs.pids_mentioning(str(self.root)), 5.0)
+        process.terminate(procs.pids_mentioning(str(self.root)), 5.0)
         self.db.engine.dispose()
 
 
@@ -116,11 +117,11 @@ def test_build_starts_an_agent_answering_mtls_with_private_files_and_is_idempote
     assert _mode(directory) & 0o022 == 0 and _mode(env.amphora_dir) == 0o711
     for name in ("agent.conf", "server.pem", "server.key", "client_ca.pem"):
         assert _mode(directory / name) == 0o600, name
-    pid = procs.read_pid(directory / "agent.pid")
-    assert pid is not None and procs.is_running(pid)
+    pid = process.read_pid(directory / "agent.pid")
+    assert pid is not None and process.alive(pid)
 
     assert driver.build(amp, None) == instance
-    assert procs.read_pid(directory / "agent.pid") == pid
+    assert process.read_pid(directory / "agent.pid") == pid
 
     # Without a client certificate the agent refuses the handshake.
     with httpx.Client(verify=tls.client_context(*env.client_cert, env.ca.ca_dir / "ca.pem")) as ok:
@@ -153,7 +154,7 @@ def test_agent_outlives_a_killed_controller_and_reattach_restarts_a_killed_agent
         assert controller.stdout is not None
         address = controller.stdout.readline().decode().strip()
         assert address, "the controller did not build the amphora"
-        pid = procs.read_pid(env.amphora_dir / amp / "agent.pid")
+        pid = process.read_pid(env.amphora_dir / amp / "agent.pid")
         assert pid is not None
         # Own session and process group: a terminal's Ctrl-C on the controller's group never reaches it.
         assert os.getsid(pid) == pid != os.getsid(controller.pid)
@@ -169,32 +170,32 @@ def test_agent_outlives_a_killed_controller_and_reattach_restarts_a_killed_agent
         if controller.stdout:
             controller.stdout.close()
     env.wait_agent(amp, address)
-    assert procs.is_running(pid)
+    assert process.alive(pid)
 
     driver = env.driver()  # the restarted controller
     assert driver.status(amp) == "ACTIVE"
     lb, port = str(uuid.uuid4()), free_port()
     _serve_tiny(env, amp, address, lb, port)
-    haproxy_pid = procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
+    haproxy_pid = process.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
     assert haproxy_pid is not None
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while procs.is_running(pid) and time.monotonic() < deadline:
+    while process.alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert driver.status(amp) == "ERROR"
 
     driver.reattach([(amp, amp)])
-    new_pid = procs.read_pid(env.amphora_dir / amp / "agent.pid")
+    new_pid = process.read_pid(env.amphora_dir / amp / "agent.pid")
     assert new_pid is not None and new_pid != pid
     env.wait_agent(amp, address)
     assert driver.status(amp) == "ACTIVE"
     # HAProxy served throughout and the new agent adopted it: same master, no second one.
-    assert procs.is_running(haproxy_pid)
+    assert process.alive(haproxy_pid)
     assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "tiny"
     assert env.call(amp, address, "PUT", f"/1.0/loadbalancer/{lb}/start").status_code == 202
-    assert procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid") == haproxy_pid
+    assert process.read_pid(env.amphora_dir / amp / lb / "haproxy.pid") == haproxy_pid
     driver.reattach([(amp, amp)])  # running: left alone
-    assert procs.read_pid(env.amphora_dir / amp / "agent.pid") == new_pid
+    assert process.read_pid(env.amphora_dir / amp / "agent.pid") == new_pid
 
 
 def _tiny_haproxy_cfg(port: int) -> str:
@@ -227,10 +228,10 @@ def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_direc
     env.wait_agent(amp, address)
     port = free_port()
     _serve_tiny(env, amp, address, lb, port)
-    haproxy_pid = procs.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
-    assert haproxy_pid is not None and procs.is_running(haproxy_pid)
+    haproxy_pid = process.read_pid(env.amphora_dir / amp / lb / "haproxy.pid")
+    assert haproxy_pid is not None and process.alive(haproxy_pid)
     assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text == "tiny"
-    agent_pid = procs.read_pid(env.amphora_dir / amp / "agent.pid")
+    agent_pid = process.read_pid(env.amphora_dir / amp / "agent.pid")
     assert agent_pid is not None
     link = driver.base_path(amp)
     assert link.resolve() == (env.amphora_dir / amp).resolve()
@@ -238,8 +239,8 @@ def test_delete_stops_the_agent_and_the_haproxy_it_started_and_removes_the_direc
 
     driver.delete(amp)
     assert not link.exists() and not link.is_symlink()
-    assert not procs.is_running(agent_pid)
-    assert not procs.is_running(haproxy_pid)
+    assert not process.alive(agent_pid)
+    assert not process.alive(haproxy_pid)
     assert not procs.pids_mentioning(str(env.amphora_dir / amp))
     assert not (env.amphora_dir / amp).exists()
     with pytest.raises(httpx.TransportError):

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from ostia.agent import procs
+from ostia import process
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.certificates.tls import client_context
 from tests.support.processes import free_port, stop
@@ -132,7 +132,7 @@ def running_agent(workdir: Path, namespace: str = "", topology: str = "SINGLE") 
 
 
 def alive(pid: int) -> bool:
-    return procs.alive(pid)
+    return process.alive(pid)
 
 
 @contextlib.contextmanager

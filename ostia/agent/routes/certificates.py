@@ -10,8 +10,9 @@ from fastapi.responses import JSONResponse
 
 from ostia.agent.app import Agent, get_agent
 from ostia.agent.errors import AgentError
-from ostia.agent.files import is_cert_filename, md5_hex, unlink_quiet, write_private
+from ostia.agent.files import is_cert_filename, md5_hex, unlink_quiet
 from ostia.agent.routes._common import ok, raw_body, require_lb
+from ostia.files import write_private
 
 router = APIRouter()
 _PATH = "/1.0/loadbalancer/{lb_id}/certificates/{filename}"

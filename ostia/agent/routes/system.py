@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends
 from ostia.agent import system
 from ostia.agent.app import API_VERSION, Agent, get_agent
 from ostia.agent.errors import AgentError
-from ostia.agent.files import write_private
 from ostia.agent.routes._common import ok, raw_body
+from ostia.files import write_private
 
 router = APIRouter()
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----\r?\n?", re.DOTALL)

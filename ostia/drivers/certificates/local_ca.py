@@ -13,7 +13,6 @@ import contextlib
 import datetime
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ostia.drivers.certificates.base import CAPassphraseError, CertificateError, IssuedCert
+from ostia.files import write_private
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca.key"
@@ -50,21 +50,6 @@ def _key_usage(*, digital_signature: bool = False, key_agreement: bool = False, 
     return x509.KeyUsage(digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
                          data_encipherment=False, key_agreement=key_agreement, key_cert_sign=cert_sign,
                          crl_sign=cert_sign, encipher_only=False, decipher_only=False)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write atomically (temp file + rename) with mode 0600 from the first byte on."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mkstemp creates 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class LocalCertificateDriver:
@@ -146,10 +131,10 @@ class LocalCertificateDriver:
                 .sign(key, hashes.SHA256()))
         # The key first: a crash in between leaves "key without cert", which ensure_ca reports, never a
         # certificate whose key is lost.
-        _write_private(key_path, key.private_bytes(
+        write_private(key_path, key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
             serialization.BestAvailableEncryption(self._passphrase)))
-        _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+        write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
         return cert, key
 
     def _loaded_ca(self) -> tuple[x509.Certificate, CAKey]:
@@ -206,8 +191,8 @@ class LocalCertificateDriver:
         with self._locked():
             if not self._still_good(cert_path, key_path, ca_cert):
                 issued = self.issue_client_cert(name)
-                _write_private(key_path, issued.key_pem)
-                _write_private(cert_path, issued.cert_pem)
+                write_private(key_path, issued.key_pem)
+                write_private(cert_path, issued.cert_pem)
         return cert_path, key_path
 
     def _still_good(self, cert_path: Path, key_path: Path, ca_cert: x509.Certificate) -> bool:

@@ -45,12 +45,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ostia import process
 from ostia.db.engine import Database
 from ostia.db.models import Amphora, LoadBalancer
 from ostia.domain.enums import AmphoraStatus, ProvisioningStatus, Topology
 from ostia.drivers.certificates.base import CertificateDriver
 from ostia.drivers.compute import procs
 from ostia.drivers.compute.base import ComputeInstance
+from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
 
@@ -85,19 +87,6 @@ def _own_dir(path: Path, mode: int) -> None:
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise RuntimeError(f"{path} is not a directory owned by uid {os.getuid()}")
     os.chmod(path, mode)  # mkdir's mode is filtered by umask and ignored for an existing directory
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically (temp file + rename), 0600 from the first byte: keys and configs are never half-written."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _render_ini(sections: Mapping[str, Mapping[str, str]]) -> bytes:
@@ -266,10 +255,10 @@ class LocalComputeDriver:
         """The running agent's pid, or None; a stale pid file or a reused pid does not count."""
         self._reap()
         directory = self.directory(compute_id)
-        pid = procs.read_pid(directory / AGENT_PID)
-        if pid is None or not procs.is_running(pid):
+        pid = process.read_pid(directory / AGENT_PID)
+        if pid is None or not process.alive(pid):
             return None
-        return pid if str(directory / AGENT_CONF) in procs.cmdline(pid) else None
+        return pid if str(directory / AGENT_CONF) in process.cmdline(pid) else None
 
     def _reap(self) -> None:
         with self._children_lock:
@@ -348,16 +337,16 @@ class LocalComputeDriver:
         }
         sections = {g: dict(o) for g, o in self.agent_options.items()}
         sections[AGENT_GROUP] = {**sections.get(AGENT_GROUP, {}), **agent}
-        _write_private(directory / AGENT_CONF, _render_ini(sections))
+        write_private(directory / AGENT_CONF, _render_ini(sections))
 
     def _ensure_certificates(self, amphora_id: str) -> None:
         directory = self.directory(amphora_id)
         if not ((directory / SERVER_CERT).exists() and (directory / SERVER_KEY).exists()):
             issued = self.certificates.issue_server_cert(amphora_id)
-            _write_private(directory / SERVER_KEY, issued.key_pem)  # the key first, as the CA driver does
-            _write_private(directory / SERVER_CERT, issued.cert_pem)
+            write_private(directory / SERVER_KEY, issued.key_pem)  # the key first, as the CA driver does
+            write_private(directory / SERVER_CERT, issued.cert_pem)
         # Rewritten every time: cheap, and follows a CA that was replaced meanwhile.
-        _write_private(directory / CLIENT_CA, self.certificates.ca_bundle())
+        write_private(directory / CLIENT_CA, self.certificates.ca_bundle())
 
     def _ensure_namespace(self, amphora_id: str) -> None:
         if self.prepare_namespace is None:
@@ -381,7 +370,7 @@ class LocalComputeDriver:
         finally:
             os.close(log_fd)
         # Written here too (the agent writes the same pid): status() is right from the first instant.
-        _write_private(directory / AGENT_PID, f"{child.pid}\n".encode())
+        write_private(directory / AGENT_PID, f"{child.pid}\n".encode())
         with self._children_lock:
             self._children[amphora_id] = child
 
@@ -396,17 +385,17 @@ class LocalComputeDriver:
         session = procs.pids_in_session(agent) if agent is not None else set()
         if agent is not None:
             # first, so it cannot restart HAProxy while the rest is being stopped
-            procs.terminate([agent], self.stop_timeout)
+            process.terminate([agent], self.stop_timeout)
         self._reap()
         # Bounded: a second pass catches a process that was starting while the first one ran.
         for _ in range(3):
             targets = session | self._pid_file_processes(directory, places)
             for place in places:
                 targets |= procs.pids_mentioning(place)
-            targets = {p for p in targets if procs.is_running(p)}
+            targets = {p for p in targets if process.alive(p)}
             if not targets:
                 return
-            survivors = procs.terminate(targets, self.stop_timeout)
+            survivors = process.terminate(targets, self.stop_timeout)
             if survivors:
                 LOG.warning("amp=%s: processes %s survived SIGKILL", compute_id, sorted(survivors))
             session = set()
@@ -417,8 +406,8 @@ class LocalComputeDriver:
         """HAProxy masters, keepalived, nginx... named by pid files under the directory, if they are ours."""
         found = set()
         for pid_file in directory.rglob("*.pid"):
-            pid = procs.read_pid(pid_file)
-            if pid is not None and pid != os.getpid() and procs.is_running(pid) and any(
+            pid = process.read_pid(pid_file)
+            if pid is not None and pid != os.getpid() and process.alive(pid) and any(
                     procs.mentions(pid, p) or procs.cwd_inside(pid, p) for p in places):
                 found.add(pid)
         return found
