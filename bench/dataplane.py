@@ -36,7 +36,7 @@ backend members
 def build_lb(api: httpx.Client) -> str:
     subnets = {s["name"]: s["id"] for s in api.get("/v2.0/subnets").json()["subnets"]}
     body = {"loadbalancer": {"name": "bench", "vip_subnet_id": subnets["public-subnet"], "listeners": [{
-        "protocol": "HTTP", "protocol_port": 8080, "default_pool": {
+        "protocol": "HTTP", "protocol_port": 8080, "default_pool": {"name": "pool",
             "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [
                 {"address": f"127.{NET}.2.{10 + i}", "protocol_port": 8081, "subnet_id": subnets["private-subnet"]}
                 for i in range(2)]}}]}}
@@ -46,6 +46,7 @@ def build_lb(api: httpx.Client) -> str:
         if time.monotonic() > deadline:
             raise TimeoutError("load balancer not ACTIVE")
         time.sleep(0.05)
+    lb = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     return f"http://{lb['vip_address']}:8080/"
 
 
