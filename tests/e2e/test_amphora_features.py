@@ -67,7 +67,7 @@ def test_udp_listener_balances_and_its_monitor_takes_a_stopped_member_out(server
         lb = create(server, {"name": "udp", "vip_subnet_id": subnets["public-subnet"], "listeners": [{
             "protocol": "UDP", "protocol_port": 5353, "default_pool": {"name": "pool",
                 "protocol": "UDP", "lb_algorithm": "ROUND_ROBIN",
-                "healthmonitor": {"type": "UDP-CONNECT", "delay": 1, "timeout": 1, "max_retries": 1,
+                "healthmonitor": {"type": "UDP-CONNECT", "delay": 3, "timeout": 1, "max_retries": 1,
                                   "max_retries_down": 1},
                 "members": [{"address": e.address, "protocol_port": e.port, "subnet_id": subnets["private-subnet"]}
                             for e in echo]}}]})
@@ -144,9 +144,10 @@ def test_amphorae_serve_while_the_controller_is_down_and_are_reattached(net: int
                     "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
                     "members": [{"address": members[0].address, "protocol_port": members[0].port}]}}]})
             url = f"http://{lb['vip_address']}:8080/"
+            amps = srv.get_json(f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}")["amphorae"]
+            amp_dir = tmp_path / "amphorae" / amps[0]["id"]
             srv.process.send_signal(signal.SIGKILL)  # the whole control plane dies at once
             srv.process.wait(10)
-            amp_dir = next((tmp_path / "amphorae").iterdir())
             old_agent = _pid(amp_dir / "agent.pid")
             haproxy_pid = _pid(next(amp_dir.rglob("haproxy.pid")))
             served = [httpx.get(url, timeout=5).json()["member"] for _ in range(20)]
