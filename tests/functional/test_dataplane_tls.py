@@ -174,15 +174,9 @@ def test_hsts_header_on_responses(rig: Rig) -> None:
     assert "strict-transport-security" not in request(rig.url("optional"), tls=rig.ctx()).headers
 
 
-@pytest.mark.xfail(strict=True, reason="the frontend only has TLS binds: HAProxy drops plain HTTP in the handshake, "
-                   "so the rendered `http-request redirect scheme https if !{ ssl_fc }` can never fire")
-def test_plain_http_on_the_tls_port_is_redirected(rig: Rig) -> None:
-    reply = request(rig.url("optional", scheme="http"))
-    assert reply.status in (301, 302) and reply.headers["location"].startswith("https://")
-
-
 def test_plain_http_on_the_tls_port_is_refused(rig: Rig) -> None:
-    """What happens today (see the xfail above): the connection is closed without an HTTP answer."""
+    """As with Octavia's identical configuration, plain HTTP on a TLS-only bind fails the handshake: the
+    rendered `redirect scheme https if !{ ssl_fc }` never fires (the frontend has no plain bind)."""
     with pytest.raises(httpx.TransportError):
         request(rig.url("optional", scheme="http"))
 
