@@ -10,6 +10,7 @@ with nothing; `show proc` (reload counter, worker pids, failed count) tells whet
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import threading
@@ -127,7 +128,12 @@ class HaproxyManager:
                 staged.replace(lb_dir / "haproxy.cfg.new-failed")  # kept for the operator to read
                 raise AgentError(400, "Invalid request", result.output)
             unlink_quiet(lb_dir / "haproxy.cfg.new-failed")
-            staged.replace(self.config_path(lb_id))
+            cfg = self.config_path(lb_id)
+            if cfg.is_file() and self.master_pid(lb_id) is not None:
+                # What the running HAProxy serves: put back if the reload of the new file fails (a bind that
+                # `haproxy -c` cannot test, e.g. a port in use), so the file on disk always matches it.
+                os.replace(cfg, lb_dir / "haproxy.cfg.running")
+            staged.replace(cfg)
 
     # -- processes -----------------------------------------------------------------------------------------
 
@@ -193,9 +199,19 @@ class HaproxyManager:
                                (i.failed > 0 or bool(set(i.workers) - set(before.workers))), lb_id)
             if after is None or after.failed > 0:
                 details = "" if after is None else f"reload {after.reloads} failed ({after.failed})"
+                self._restore_running(lb_id)
                 raise AgentError(500, "Error reloading haproxy", details + _tail(self.lb_dir(lb_id) / "haproxy.log"))
+            unlink_quiet(self.lb_dir(lb_id) / "haproxy.cfg.running")
             LOG.info("lb=%s haproxy reloaded (reloads=%s workers=%s)", lb_id, after.reloads, after.workers)
             return f"Listener {lb_id} reloaded"
+
+    def _restore_running(self, lb_id: str) -> None:
+        """The reload was refused: the old workers still serve the previous file, so it becomes current again."""
+        running = self.lb_dir(lb_id) / "haproxy.cfg.running"
+        if running.is_file():
+            os.replace(self.config_path(lb_id), self.lb_dir(lb_id) / "haproxy.cfg.new-failed")
+            os.replace(running, self.config_path(lb_id))
+            LOG.warning("lb=%s reload failed: the previous configuration is current again", lb_id)
 
     def stop(self, lb_id: str) -> str:
         with self.lock(lb_id):

@@ -170,6 +170,31 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         assert _through(port).headers["x-generation"] == "2"
 
 
+def test_a_config_whose_reload_fails_leaves_the_running_one_current(agent: Agent, workdir: Path) -> None:
+    """`haproxy -c` cannot see a bind conflict: the reload fails, the old workers keep serving, and the file on
+    disk is the running one again, so the next good push and reload work."""
+    lb, port = str(uuid.uuid4()), free_port()
+    with backend_haproxy(workdir) as backend, socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))  # no SO_REUSEPORT: HAProxy cannot share this port
+        busy.listen(1)
+        busy_port = busy.getsockname()[1]
+        good = lb_config(agent, lb, port, backend, generation="1")
+        assert agent.put(f"/1.0/loadbalancer/{agent.amphora_id}/{lb}/haproxy", content=good).status_code == 202
+        assert agent.put(f"/1.0/loadbalancer/{lb}/start").status_code == 202
+        conflicting = lb_config(agent, lb, port, backend, generation="2")
+        conflicting += f"frontend extra\n    bind 127.0.0.1:{busy_port}\n"
+        path = f"/1.0/loadbalancer/{agent.amphora_id}/{lb}/haproxy"
+        assert agent.put(path, content=conflicting).status_code == 202
+        r = agent.put(f"/1.0/loadbalancer/{lb}/reload")
+        assert r.status_code == 500 and r.json()["message"] == "Error reloading haproxy", r.text
+        assert _through(port).headers["x-generation"] == "1"
+        assert agent.get(f"/1.0/loadbalancer/{lb}/haproxy").text == good
+        assert agent.put(f"/1.0/loadbalancer/{agent.amphora_id}/{lb}/haproxy",
+                         content=lb_config(agent, lb, port, backend, generation="3")).status_code == 202
+        assert agent.put(f"/1.0/loadbalancer/{lb}/reload").status_code == 202
+        assert _through(port).headers["x-generation"] == "3"
+
+
 def test_reload_under_load_drops_no_request(agent: Agent, workdir: Path) -> None:
     lb, port = str(uuid.uuid4()), free_port()
     with backend_haproxy(workdir) as backend:
