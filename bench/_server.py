@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 sys.path.insert(0, ROOT)  # the process helpers are shared with the test suite
+from ostia.drivers.compute.local import delete_all  # noqa: E402
 from tests.support.processes import free_port, stop, wait_http  # noqa: E402
 
 OSTIA = os.path.join(os.path.dirname(sys.executable), "ostia")
@@ -33,6 +34,7 @@ def ostia_up(*settings: str) -> Iterator[str]:
             yield url
         finally:
             stop(proc)
+            delete_all(os.path.join(state, "amphorae"))  # amphorae outlive `ostia up` on purpose
             log.close()
 
 

@@ -28,8 +28,7 @@ from typing import Any
 
 import pytest
 
-from ostia.drivers.compute.procs import pids_mentioning
-from ostia.process import terminate
+from ostia.drivers.compute.local import delete_all
 from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
 
 BIN = Path(sys.executable).parent
@@ -119,7 +118,7 @@ def ostia_up(state_dir: Path, *settings: str) -> Iterator[OstiaServer]:
     finally:
         stop(process)
         # Amphorae outlive `ostia up` on purpose; a test that failed before deleting its LBs leaves them.
-        terminate(pids_mentioning(str(state_dir / "amphorae")), timeout=10)
+        delete_all(state_dir / "amphorae")
 
 
 @pytest.fixture(scope="session")

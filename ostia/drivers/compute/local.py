@@ -41,7 +41,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import select
 
@@ -411,3 +411,16 @@ class LocalComputeDriver:
                     procs.mentions(pid, p) or procs.cwd_inside(pid, p) for p in places):
                 found.add(pid)
         return found
+
+
+def delete_all(amphora_dir: str | os.PathLike[str], link_dir: str | os.PathLike[str] | None = None) -> None:
+    """Stop and remove every amphora under `amphora_dir`: the clean-up of tests and benchmarks whose `ostia up`
+    exits with amphorae still running (they outlive the controller on purpose)."""
+    root = Path(amphora_dir)
+    if not root.is_dir():
+        return
+    # delete() issues no certificate, so the driver needs no CA here
+    driver = LocalComputeDriver(root, cast(CertificateDriver, None), link_dir=link_dir, stop_timeout=5.0)
+    for entry in root.iterdir():
+        if entry.is_dir() and not entry.name.startswith("."):
+            driver.delete(entry.name)
