@@ -19,7 +19,7 @@ import httpx
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _server import ostia_up, percentile  # noqa: E402
 
-from tests.support.processes import NOOP_DRIVERS  # noqa: E402
+from tests.support.processes import NOOP_SETTINGS  # noqa: E402
 
 HEADERS = {"X-Project-Id": "bench", "X-Auth-Token": "notused"}
 SUBNET = "d05a7bde-cca3-5925-ad49-7a8b3df07363"  # the embedded default's public-subnet
@@ -92,7 +92,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: SQLite in a temporary state dir)")
     args = parser.parse_args()
     # the API and job path alone: noop drivers, no amphorae
-    settings = [f"controller_worker.{k}={v}" for k, v in NOOP_DRIVERS.items()]
+    settings = list(NOOP_SETTINGS)
     settings += [f"database.connection={args.db}"] if args.db else []
     with ostia_up(*settings) as url:
         p50, p99 = bench_listing(url, args.lbs, args.rounds)

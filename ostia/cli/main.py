@@ -53,6 +53,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     assert ctl.worker is not None
     ctl.worker.start()
     ctl.worker.sweep()  # jobs a previous run left behind
+    from ostia.housekeeping.spares import spare_pool
+
+    spares = spare_pool(conf, ctl.db, ctl.drivers)
+    spares.start()
     rpc_server = None
     if conf.transport_url:
         from ostia.jobs.rpc import RpcWorkerServer
@@ -64,6 +68,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     try:
         _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
     finally:
+        spares.stop()
         if rpc_server is not None:
             rpc_server.stop()
         ctl.worker.stop(wait=False)

@@ -12,6 +12,7 @@ from ostia.conf import (
     database,
     default,
     haproxy_amphora,
+    house_keeping,
     jobs,
     messaging,
     networking,
@@ -19,7 +20,7 @@ from ostia.conf import (
 )
 
 _SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates,
-             haproxy_amphora, compute_local)
+             haproxy_amphora, compute_local, house_keeping)
 
 
 def new_conf() -> cfg.ConfigOpts:

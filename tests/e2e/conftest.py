@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from ostia.drivers.compute.local import delete_all
-from tests.support.processes import NOOP_ARGS, free_port, stop, wait_http
+from tests.support.processes import NOOP_SETTINGS, free_port, stop, wait_http
 
 BIN = Path(sys.executable).parent
 OSTIA = BIN / "ostia"
@@ -102,8 +102,9 @@ class OstiaServer:
 
 
 @contextlib.contextmanager
-def ostia_up(state_dir: Path, *settings: str) -> Iterator[OstiaServer]:
-    """`ostia up` as a user starts it, on a free port; `settings` are `--set` overrides."""
+def ostia_up(state_dir: Path, *settings: str, keep_amphorae: bool = False) -> Iterator[OstiaServer]:
+    """`ostia up` as a user starts it, on a free port; `settings` are `--set` overrides. Its amphorae are
+    removed when it stops, unless `keep_amphorae` (for a test that starts it again on the same state)."""
     port = free_port()
     log_path = state_dir / "ostia-up.log"
     args = [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}"]
@@ -118,12 +119,13 @@ def ostia_up(state_dir: Path, *settings: str) -> Iterator[OstiaServer]:
     finally:
         stop(process)
         # Amphorae outlive `ostia up` on purpose; a test that failed before deleting its LBs leaves them.
-        delete_all(state_dir / "amphorae")
+        if not keep_amphorae:
+            delete_all(state_dir / "amphorae")
 
 
 @pytest.fixture(scope="session")
 def ostia_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
-    with ostia_up(tmp_path_factory.mktemp("ostia-state"), *NOOP_ARGS[1::2]) as server:
+    with ostia_up(tmp_path_factory.mktemp("ostia-state"), *NOOP_SETTINGS) as server:
         yield server
 
 

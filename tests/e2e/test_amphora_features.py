@@ -137,7 +137,7 @@ def _pid(path: Path) -> int:
 def test_amphorae_serve_while_the_controller_is_down_and_are_reattached(net: int, tmp_path: Path) -> None:
     members = [Member(f"r{i}", f"127.{net}.2.{40 + i}") for i in (1, 2)]
     try:
-        with ostia_up(tmp_path, *settings(net)) as srv:
+        with ostia_up(tmp_path, *settings(net), keep_amphorae=True) as srv:
             subnets = subnet_ids(srv)
             lb = create(srv, {"name": "keep", "vip_subnet_id": subnets["public-subnet"], "listeners": [{
                 "protocol": "HTTP", "protocol_port": 8080, "default_pool": {"name": "pool",
@@ -169,3 +169,25 @@ def test_amphorae_serve_while_the_controller_is_down_and_are_reattached(net: int
     finally:
         for m in members:
             m.stop()
+
+
+def _spares(server: OstiaServer) -> list[dict[str, Any]]:
+    amps = server.get_json("/v2/octavia/amphorae")["amphorae"]
+    return [a for a in amps if a["status"] == "READY" and not a["loadbalancer_id"]]
+
+
+def test_a_single_load_balancer_claims_a_booted_spare_and_the_pool_refills(server: OstiaServer) -> None:
+    deadline = time.monotonic() + 30
+    while not _spares(server):
+        assert time.monotonic() < deadline, "the spare pool never filled"
+        time.sleep(0.1)
+    spare = _spares(server)[0]["id"]
+    lb = create(server, {"name": "from-spare", "vip_subnet_id": subnet_ids(server)["public-subnet"]})
+    amps = server.get_json(f"/v2/octavia/amphorae?loadbalancer_id={lb['id']}")["amphorae"]
+    assert [(a["id"], a["status"], a["role"]) for a in amps] == [(spare, "ALLOCATED", "STANDALONE")]
+    deadline = time.monotonic() + 30
+    while not _spares(server):
+        assert time.monotonic() < deadline, "the spare pool was not refilled"
+        time.sleep(0.1)
+    assert _spares(server)[0]["id"] != spare
+    delete(server, lb["id"])

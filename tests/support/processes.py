@@ -42,4 +42,7 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 # The suite's API-level tests run on the noop drivers (no amphorae); data-plane tests choose the real ones.
 NOOP_DRIVERS: dict[str, object] = {"compute_driver": "noop", "network_driver": "noop", "amphora_driver": "noop"}
-NOOP_ARGS = [arg for name, value in NOOP_DRIVERS.items() for arg in ("--set", f"controller_worker.{name}={value}")]
+# `--set` values for an `ostia up` on them; no spare pool, whose rows would show in the amphora listings
+NOOP_SETTINGS = [f"controller_worker.{name}={value}" for name, value in NOOP_DRIVERS.items()]
+NOOP_SETTINGS.append("house_keeping.spare_amphora_pool_size=0")
+NOOP_ARGS = [arg for setting in NOOP_SETTINGS for arg in ("--set", setting)]

@@ -38,6 +38,25 @@ def destroy_amphora(db: Any, drivers: Any, amphora_id: str, compute_id: str | No
     drivers.network.release_amphora(amphora_id)
 
 
+def claim_spare(db: Any, lb_id: str) -> str | None:
+    """Give a READY spare to the load balancer (as its STANDALONE amphora); None when there is none."""
+    with db.session() as session:
+        candidates = list(session.scalars(
+            select(Amphora.id).where(Amphora.load_balancer_id.is_(None), Amphora.status == AmphoraStatus.READY)
+            .order_by(Amphora.created_at).limit(5)))
+    for amp_id in candidates:
+        with db.session() as session:
+            taken = session.execute(
+                update(Amphora).where(Amphora.id == amp_id, Amphora.status == AmphoraStatus.READY,
+                                      Amphora.load_balancer_id.is_(None))
+                .values(load_balancer_id=lb_id, role=AmphoraRole.STANDALONE, status=AmphoraStatus.BOOTING,
+                        updated_at=utcnow())).rowcount
+        if taken == 1:
+            LOG.info("lb=%s amp=%s spare claimed", lb_id, amp_id)
+            return amp_id
+    return None
+
+
 class CreateAmphorae(OstiaTask):
     """One amphora (SINGLE) or two (ACTIVE_STANDBY); idempotent: a resumed flow reuses those it built."""
 
@@ -50,10 +69,14 @@ class CreateAmphorae(OstiaTask):
             roles = ([AmphoraRole.MASTER, AmphoraRole.BACKUP] if lb.topology == Topology.ACTIVE_STANDBY
                      else [AmphoraRole.STANDALONE])
             have = {a.role for a in existing}
+            zone = lb.availability_zone
+        if roles == [AmphoraRole.STANDALONE] and not have and claim_spare(self.db, lb_id):
+            have = {AmphoraRole.STANDALONE}  # a booted spare: no agent start to wait for
+        with self.db.session() as session:
             for role in roles:
                 if role not in have:
                     session.add(Amphora(load_balancer_id=lb_id, role=role, status=AmphoraStatus.BOOTING,
-                                        cached_zone=lb.availability_zone,
+                                        cached_zone=zone,
                                         vrrp_priority={"MASTER": 100, "BACKUP": 90}.get(role)))
             session.flush()
             amps = [(a.id, a.compute_id) for a in live_amphorae(session, lb_id)]
