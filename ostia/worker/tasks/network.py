@@ -65,6 +65,16 @@ class PlugVip(OstiaTask):
         for amp_id in amp_ids:
             plug_vip_into(self.db, self.drivers, amp_id, vip)
 
+    def revert(self, lb_id: str, *args: Any, **kwargs: Any) -> None:
+        with self.db.session() as session:
+            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
+            amp_ids = [a.id for a in live_amphorae(session, lb_id)]
+        for amp_id in amp_ids:
+            try:
+                self.drivers.network.unplug_vip(amp_id, vip)
+            except Exception:  # revert never raises: log and go on
+                LOG.exception("lb=%s amp=%s could not unplug the VIP", lb_id, amp_id)
+
 
 class PlugMemberNetworks(OstiaTask):
     """CalculateDelta + HandleNetworkDelta + AmphoraePostNetworkPlug for every amphora of the LB."""
