@@ -12,6 +12,7 @@ from ostia.conf import (
     database,
     default,
     haproxy_amphora,
+    health_manager,
     house_keeping,
     jobs,
     messaging,
@@ -20,7 +21,7 @@ from ostia.conf import (
 )
 
 _SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates,
-             haproxy_amphora, compute_local, house_keeping)
+             haproxy_amphora, compute_local, house_keeping, health_manager)
 
 
 def new_conf() -> cfg.ConfigOpts:

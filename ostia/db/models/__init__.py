@@ -3,6 +3,7 @@
 from ostia.db.models.amphora import Amphora, ListenerStatistics
 from ostia.db.models.base import Base, new_id, utcnow
 from ostia.db.models.catalog import AvailabilityZone, AvailabilityZoneProfile, Flavor, FlavorProfile
+from ostia.db.models.health import AmphoraHealth, FailoverEvent
 from ostia.db.models.job import Job
 from ostia.db.models.l7 import L7Policy, L7Rule
 from ostia.db.models.listener import Listener
@@ -14,8 +15,8 @@ from ostia.db.models.secret import TlsSecret
 from ostia.db.models.tag import Tag
 
 __all__ = [
-    "QUOTA_FIELDS", "AdditionalVip", "Amphora", "AvailabilityZone", "AvailabilityZoneProfile", "Base",
-    "Flavor", "FlavorProfile", "HealthMonitor", "Job", "L7Policy", "L7Rule", "Listener",
-    "ListenerStatistics", "LoadBalancer", "Member", "Network", "Pool", "Port", "Quota", "Subnet", "Tag", "TlsSecret",
-    "new_id", "utcnow",
+    "QUOTA_FIELDS", "AdditionalVip", "Amphora", "AmphoraHealth", "FailoverEvent", "AvailabilityZone",
+    "AvailabilityZoneProfile", "Base", "Flavor", "FlavorProfile", "HealthMonitor", "Job", "L7Policy", "L7Rule",
+    "Listener", "ListenerStatistics", "LoadBalancer", "Member", "Network", "Pool", "Port", "Quota", "Subnet", "Tag",
+    "TlsSecret", "new_id", "utcnow",
 ]

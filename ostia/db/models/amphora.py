@@ -32,6 +32,8 @@ class Amphora(IdMixin, TimestampMixin, Base):
     cached_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     image_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     compute_flavor: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # md5 of the haproxy.cfg last pushed to it (the desired state heartbeats are compared with)
+    config_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     load_balancer: Mapped[LoadBalancer | None] = relationship(back_populates="amphorae")
 

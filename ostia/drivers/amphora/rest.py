@@ -12,7 +12,7 @@ import hashlib
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from ostia.db.engine import Database
 from ostia.db.models import Amphora, LoadBalancer
@@ -82,12 +82,16 @@ class RestAmphoraDriver:
             udp_specs, udp_gone = _udp(lb)
         for name, data in files.items():
             self._put_file(amphora_id, lb_id, name, data)
+        desired = None
         if spec.listeners:
-            config = render_haproxy(spec)
-            self._call(amphora_id, "PUT", f"/loadbalancer/{amphora_id}/{lb_id}/haproxy", content=config.encode())
+            config = render_haproxy(spec).encode()
+            self._call(amphora_id, "PUT", f"/loadbalancer/{amphora_id}/{lb_id}/haproxy", content=config)
             self._call(amphora_id, "PUT", f"/loadbalancer/{lb_id}/reload")
+            desired = hashlib.md5(config, usedforsecurity=False).hexdigest()
         else:  # nothing for HAProxy to serve: no process (Octavia deletes the LB's HAProxy too)
             self._call(amphora_id, "DELETE", f"/listeners/{lb_id}")
+        with self.db.session() as session:  # what heartbeats' applied hash is compared with
+            session.execute(update(Amphora).where(Amphora.id == amphora_id).values(config_hash=desired))
         for listener_id, body in udp_specs:
             self._call(amphora_id, "PUT", f"/listeners/{amphora_id}/{listener_id}/udp_listener", json=body)
         for listener_id in udp_gone:
