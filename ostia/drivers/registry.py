@@ -56,12 +56,21 @@ def cert_manager(conf: cfg.ConfigOpts, db: Database) -> Any:
     return LocalCertManager(conf, db)
 
 
+def heartbeat_options(conf: cfg.ConfigOpts) -> dict[str, str]:
+    """What every amphora's agent.conf says about heartbeats: where to send them, how often, the key."""
+    hm = conf.health_manager
+    targets = hm.controller_ip_port_list or [f"{hm.bind_ip}:{hm.bind_port}"]
+    return {"controller_ip_port_list": ",".join(targets), "heartbeat_key": hm.heartbeat_key,
+            "heartbeat_interval": str(hm.heartbeat_interval)}
+
+
 def _compute(conf: cfg.ConfigOpts, db: Database, name: str, network: NetworkDriver) -> ComputeDriver:
     def local() -> Any:
         from ostia.drivers.compute.local import LocalComputeDriver
 
         prepare = getattr(network, "ensure_amphora_namespace", None)
-        return LocalComputeDriver.from_conf(conf, certificate_driver(conf), db=db, prepare_namespace=prepare)
+        return LocalComputeDriver.from_conf(conf, certificate_driver(conf), db=db, prepare_namespace=prepare,
+                                            agent_options={"amphora_agent": heartbeat_options(conf)})
 
     return _pick("compute", name, {"noop": lambda: noop.NoopComputeDriver(conf.controller_worker.noop_task_delay),
                                    "local": local})
