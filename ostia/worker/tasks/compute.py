@@ -131,7 +131,9 @@ class DeleteAmphora(OstiaTask):
 
 
 class CreateReplacementAmphora(OstiaTask):
-    """Build the amphora that takes a failed-over one's place: same load balancer, role and placement.
+    """Build (or claim from the spare pool) the amphora that takes a failed-over one's place: same load
+    balancer, role and placement. It runs before the failed one is deleted, so a failing build leaves the old
+    amphora as it was.
 
     A resumed job finds the replacement it already started (a live amphora of the LB with that role).
     Spares (no load balancer) are replaced by a new READY spare.
@@ -142,10 +144,17 @@ class CreateReplacementAmphora(OstiaTask):
     def _find_or_add(self, lb_id: str, amphora_id: str) -> tuple[str, str | None]:
         with self.db.session() as session:
             old = session.get_one(Amphora, amphora_id)
+            role = old.role
             if lb_id:
                 for amp in live_amphorae(session, lb_id):
                     if amp.id != old.id and amp.role == old.role:
                         return amp.id, amp.compute_id
+        # A booted spare makes the replacement instant; spares are built for SINGLE, hence STANDALONE only.
+        if lb_id and role == AmphoraRole.STANDALONE and (spare := claim_spare(self.db, lb_id)) is not None:
+            with self.db.session() as session:
+                return spare, session.scalar(select(Amphora.compute_id).where(Amphora.id == spare))
+        with self.db.session() as session:
+            old = session.get_one(Amphora, amphora_id)
             new = Amphora(load_balancer_id=old.load_balancer_id, role=old.role, status=AmphoraStatus.BOOTING,
                           cached_zone=old.cached_zone, vrrp_priority=old.vrrp_priority,
                           vrrp_interface=old.vrrp_interface, vrrp_id=old.vrrp_id,
