@@ -46,7 +46,6 @@ def build_lb(api: httpx.Client) -> str:
         if time.monotonic() > deadline:
             raise TimeoutError("load balancer not ACTIVE")
         time.sleep(0.05)
-    lb = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
     return f"http://{lb['vip_address']}:8080/"
 
 

@@ -16,6 +16,20 @@ class Dispatcher(Protocol):
     def dispatch(self, job_id: str) -> None: ...
 
 
+class AllocatedVip(Protocol):
+    port_id: str
+    address: str
+    subnet_id: str | None
+    network_id: str | None
+
+
+class VipAllocator(Protocol):
+    """The network driver's VIP reservation (idempotent per load balancer), as the API may call it."""
+
+    def allocate_vip(self, load_balancer_id: str, subnet_id: str | None, network_id: str | None,
+                     port_id: str | None, address: str | None) -> AllocatedVip: ...
+
+
 @dataclasses.dataclass
 class ApiServices:
     conf: cfg.ConfigOpts
@@ -27,3 +41,6 @@ class ApiServices:
     network_accepts_unknown: bool = True
     # Resolves listener/pool TLS container refs; without one (tests that do not care) no ref resolves.
     cert_manager: CertManager = dataclasses.field(default_factory=NoCertManager)
+    # Reserves the VIP while the create call runs, so its answer carries vip_address like Octavia's (whose API
+    # creates the VIP port); without one the worker's first task allocates it.
+    vip_allocator: VipAllocator | None = None

@@ -50,7 +50,10 @@ def subnet_ids(server: OstiaServer) -> dict[str, str]:
 def create(server: OstiaServer, body: dict[str, Any]) -> dict[str, Any]:
     status, reply = server.http("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": body}, project=PROJECT)
     assert status == 201, reply
-    return server.wait_lb(reply["loadbalancer"]["id"])
+    lb = server.wait_lb(reply["loadbalancer"]["id"])
+    # As Octavia's API, the create answer already names the VIP (reserved during the call)
+    assert reply["loadbalancer"]["vip_address"] == lb["vip_address"] is not None, reply
+    return lb
 
 
 def delete(server: OstiaServer, lb_id: str) -> None:

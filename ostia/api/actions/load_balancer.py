@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from ostia.api.actions import common
@@ -26,6 +28,7 @@ from ostia.db.models import (
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus
 
+LOG = logging.getLogger("ostia.api")
 MISSING_PROJECT = ("Missing project ID in request where one is required. An administrator should check the "
                    "keystone settings in the Octavia configuration.")
 PROJECT_ID_MAX = 36  # width of every project_id column
@@ -138,8 +141,28 @@ def create(svc: ApiServices, ctx: RequestContext, body: LoadBalancerPOST) -> dic
         else:
             wire = lb_to_wire(lb)
         job_id = common.create_job(session, "load_balancer.create", lb.id, id=lb.id)
+        request = (lb.id, lb.vip_subnet_id, lb.vip_network_id, lb.vip_port_id, lb.vip_address)
+    _allocate_vip(svc, request, wire)
     svc.dispatcher.dispatch(job_id)
     return wire
+
+
+def _allocate_vip(svc: ApiServices, request: tuple[str, str | None, str | None, str | None, str | None],
+                  wire: dict[str, Any]) -> None:
+    """Reserve the VIP before the job runs (after the rows committed: the allocator writes in its own
+    transaction). If it cannot, the create flow's AllocateVip tries again and reports the failure as ERROR."""
+    if svc.vip_allocator is None:
+        return
+    try:
+        vip = svc.vip_allocator.allocate_vip(*request)
+    except Exception:
+        LOG.warning("lb=%s VIP not reserved at create; the worker will retry", request[0], exc_info=True)
+        return
+    values = {"vip_address": vip.address, "vip_port_id": vip.port_id, "vip_subnet_id": vip.subnet_id,
+              "vip_network_id": vip.network_id}
+    with svc.db.session() as session:
+        session.execute(sql_update(LoadBalancer).where(LoadBalancer.id == request[0]).values(**values))
+    wire.update(values)
 
 
 def update(svc: ApiServices, ctx: RequestContext, lb_id: str, body: LoadBalancerPUT) -> str:
