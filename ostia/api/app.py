@@ -9,6 +9,7 @@ from ostia.api.middleware import OPENAPI_PATH, RequestMiddleware
 from ostia.api.routes import (
     amphorae,
     availability_zones,
+    failovers,
     flavors,
     health_monitors,
     l7policies,
@@ -25,7 +26,7 @@ from ostia.api.routes import (
 from ostia.api.services import ApiServices
 
 RESOURCE_ROUTERS = (load_balancers, listeners, pools, members, health_monitors, l7policies, l7rules, quotas,
-                    providers, flavors, availability_zones, amphorae)
+                    providers, flavors, availability_zones, amphorae, failovers)
 
 
 def v2_router() -> APIRouter:

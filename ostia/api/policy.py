@@ -49,6 +49,7 @@ def _resource_rules() -> dict[str, str]:
             rules[f"{PREFIX}:{resource}:{action}"] = f"rule:load-balancer:{rule}"
 
     add("loadbalancer", {**_CRUD, "get_stats": "read", "get_status": "read", "put_failover": "admin",
+                         "get_failover_timeline": "admin",  # Ostia's addition: amphora ids, internals
                          "post:vip_sg_ids": "write", "put:vip_sg_ids": "write"})
     add("listener", {**_CRUD, "get_stats": "read"})
     for resource in ("pool", "healthmonitor", "l7policy"):
