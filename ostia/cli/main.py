@@ -178,6 +178,9 @@ def parser() -> argparse.ArgumentParser:
     from ostia.cli import secret_cmd
 
     secret_cmd.add_parser(sub, _conf)
+    from ostia.cli import diagnose_cmd
+
+    diagnose_cmd.add_parser(sub, _conf)
     return p
 
 
