@@ -37,6 +37,7 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
         return flow
     flow.add(database.LoadBalancerToErrorOnRevert(db, drivers),
              health.RecordFailoverFailedOnRevert(db, drivers),
+             compute.AmphoraToErrorOnRevert(db, drivers),
              health.MarkAmphoraHealthBusy(db, drivers),
              health.RecordPeerServes(db, drivers),
              compute.CreateReplacementAmphora(db, drivers),

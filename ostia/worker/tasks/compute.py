@@ -23,6 +23,12 @@ def _set_amphora(db: Any, amphora_id: str, **values: Any) -> None:
         session.execute(update(Amphora).where(Amphora.id == amphora_id).values(updated_at=utcnow(), **values))
 
 
+def _set_amphora_unless_deleted(db: Any, amphora_id: str, status: AmphoraStatus) -> None:
+    with db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.status != AmphoraStatus.DELETED)
+                        .values(status=status, updated_at=utcnow()))
+
+
 def start_amphora(db: Any, drivers: Any, amphora_id: str, lb_id: str | None, compute_id: str | None) -> None:
     """Build the amphora unless a resumed flow already did, wait for its agent, record where it answers."""
     if compute_id is None:
@@ -125,9 +131,18 @@ class DeleteAmphora(OstiaTask):
         _set_amphora(self.db, amphora_id, status=AmphoraStatus.DELETED)
 
     def revert(self, amphora_id: str, *args: Any, **kwargs: Any) -> None:
-        with self.db.session() as session:
-            session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.status != AmphoraStatus.DELETED)
-                            .values(status=AmphoraStatus.ERROR, updated_at=utcnow()))
+        _set_amphora_unless_deleted(self.db, amphora_id, AmphoraStatus.ERROR)
+
+
+class AmphoraToErrorOnRevert(OstiaTask):
+    """Revert guard of the failover flow: a failed amphora whose replacement never came is left ERROR (the
+    health manager never picks ERROR amphorae again; an operator fails the load balancer over)."""
+
+    def execute(self, amphora_id: str) -> None:
+        pass
+
+    def revert(self, amphora_id: str, *args: Any, **kwargs: Any) -> None:
+        _set_amphora_unless_deleted(self.db, amphora_id, AmphoraStatus.ERROR)
 
 
 class CreateReplacementAmphora(OstiaTask):
