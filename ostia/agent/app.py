@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException
 
 from ostia.agent.errors import AgentError
 from ostia.agent.haproxy import HaproxyManager
+from ostia.agent.heartbeat_sender import HeartbeatSender
 from ostia.agent.interfaces import Interfaces
 from ostia.agent.keepalived import Keepalived
 from ostia.agent.settings import AgentSettings
@@ -55,6 +56,7 @@ class Agent:
     interfaces: Interfaces = field(init=False)
     keepalived: Keepalived = field(init=False)
     udp: Any = field(init=False)
+    heartbeat: HeartbeatSender = field(init=False)
 
     def __post_init__(self) -> None:
         self.haproxy = HaproxyManager(self.settings)
@@ -62,6 +64,7 @@ class Agent:
         self.keepalived = Keepalived(self.settings)
         ns = self.settings.network_namespace or None
         self.udp = UdpService(self.settings.base_path, ns) if UdpService is not None else None
+        self.heartbeat = HeartbeatSender(self.settings, self.haproxy, self.keepalived, self.udp)
 
     def prepare_dirs(self) -> None:
         """What the rendered haproxy.cfg expects to exist: base_path, cert_path and the ping wrapper."""
@@ -103,9 +106,11 @@ def create_app(agent: Agent) -> FastAPI:
         agent.write_pid()
         if agent.udp is not None:
             agent.udp.start()
+        agent.heartbeat.start()  # after the UDP listeners are resumed, so the first beat reports them
         try:
             yield
         finally:
+            agent.heartbeat.stop()
             # HAProxy, keepalived and nginx keep serving: the next agent adopts them. Cleanup happens here,
             # not after the server returns: uvicorn re-raises SIGTERM once it has shut down.
             if agent.udp is not None:

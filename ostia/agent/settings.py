@@ -23,6 +23,14 @@ class AgentSettings:
     bind_host: str = "127.0.0.1"
     bind_port: int = 9443
     pid_file: Path | None = None
+    # Heartbeats: where (ip:port strings), signed with what, how often. No targets or no key: none sent.
+    controller_ip_port_list: tuple[str, ...] = ()
+    heartbeat_key: str = dataclasses.field(default="", repr=False)
+    heartbeat_interval: float = 1.0
+
+    @property
+    def heartbeats_enabled(self) -> bool:
+        return bool(self.controller_ip_port_list and self.heartbeat_key)
 
     @property
     def cert_path(self) -> Path:
@@ -51,4 +59,6 @@ class AgentSettings:
                    command_timeout=float(a.agent_request_read_timeout),
                    config_file=Path(config_file) if config_file else None,
                    bind_host=a.bind_host, bind_port=a.bind_port,
-                   pid_file=Path(a.pid_file) if a.pid_file else base / "agent.pid")
+                   pid_file=Path(a.pid_file) if a.pid_file else base / "agent.pid",
+                   controller_ip_port_list=tuple(t.strip() for t in a.controller_ip_port_list if t.strip()),
+                   heartbeat_key=a.heartbeat_key or "", heartbeat_interval=float(a.heartbeat_interval))

@@ -30,6 +30,13 @@ OPTS = [
     cfg.StrOpt("keepalived_cmd", default="keepalived", help="keepalived executable."),
     cfg.IntOpt("agent_request_read_timeout", default=180, min=1,
                help="Seconds: upper bound of any command the agent runs for one request (haproxy -c, ip ...)."),
+    # Heartbeats (ostia/agent/heartbeat_sender.py); the compute driver copies them from [health_manager].
+    cfg.ListOpt("controller_ip_port_list", default=[],
+                help="ip:port ([v6]:port) of every health manager; each beat goes to the next one in turn. "
+                     "Empty: the agent sends no heartbeats."),
+    cfg.StrOpt("heartbeat_key", secret=True, default="",
+               help="HMAC key of heartbeats ([health_manager] heartbeat_key). Empty: no heartbeats."),
+    cfg.FloatOpt("heartbeat_interval", default=1.0, min=0.05, help="Seconds between two heartbeats."),
 ]
 
 
