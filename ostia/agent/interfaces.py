@@ -3,6 +3,11 @@
 Every command runs with `ip -n <namespace>` (or `ip netns exec`), never against the host's interfaces.
 With the loopback driver (mac_address "") there is nothing to plug: 127.x addresses are local already, so the
 plug is only recorded, which lets GET /interface/{ip} answer "lo" for it.
+
+ACTIVE_STANDBY: the VIPs are keepalived's to add and remove, so a VIP plug configures only the amphora's own
+(VRRP) address and records the VIPs beside it; `drop_vips()` takes them off again where keepalived is gone
+but left them behind (a SIGKILLed keepalived does not clean up, and two amphorae answering for the VIP would
+split the clients between a live HAProxy and a dead one).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ class Plug:
     mtu: int | None = None
     gateway: IPAddress | None = None
     host_routes: tuple[Route, ...] = field(default_factory=tuple)
+    vips: tuple[FixedIp, ...] = ()  # ACTIVE_STANDBY: keepalived adds these; only recorded here
 
 
 class Interfaces:
@@ -120,6 +126,26 @@ class Interfaces:
         procs.run(["sysctl", "-q", "-w", "net.ipv6.ip_nonlocal_bind=1"], self.s.command_timeout,
                   self.s.network_namespace)
 
+    def drop_vips(self) -> list[str]:
+        """Remove every recorded keepalived-owned VIP from its interface; the caller knows keepalived is not
+        running. Returns what was removed."""
+        ns = self.s.network_namespace
+        if not ns:
+            return []
+        removed = []
+        with self._lock:
+            present = {(str(link["ifname"]), str(info.get("local"))) for link in
+                       json.loads(self._ip("-j", "addr", "show") or "[]") for info in link.get("addr_info", [])}
+            for rec in self.records():
+                dev = str(rec.get("interface", ""))
+                for cidr in rec.get("vips", []):
+                    if (dev, cidr.split("/")[0]) in present:
+                        self._ip("addr", "del", cidr, "dev", dev)
+                        removed.append(cidr)
+        if removed:
+            LOG.warning("amp=%s keepalived is not running: removed left-over VIPs %s", self.s.amphora_id, removed)
+        return removed
+
     # -- lookups -------------------------------------------------------------------------------------------
 
     def find(self, ip: IPAddress) -> str | None:
@@ -144,6 +170,8 @@ class Interfaces:
     def _record(self, plug: Plug, interface: str) -> None:
         entry = {"kind": plug.kind, "mac": plug.mac, "interface": interface,
                  "addresses": [f.cidr for f in plug.addresses], "mtu": plug.mtu}
+        if plug.vips:
+            entry["vips"] = [f.cidr for f in plug.vips]
         # One entry per MAC; loopback plugs (no MAC) are kept unless identical, so re-plugging is idempotent.
         records = [r for r in self.records() if (r.get("mac") != plug.mac if plug.mac else r != entry)]
         records.append(entry)

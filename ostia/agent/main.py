@@ -14,6 +14,7 @@ import uvicorn
 from oslo_config import cfg
 
 from ostia.agent.app import Agent, create_app
+from ostia.agent.keepalived import release_stale_vips
 from ostia.agent.settings import AgentSettings
 from ostia.conf import amphora_agent
 from ostia.drivers.certificates.tls import server_context
@@ -31,7 +32,10 @@ def run(conf_files: list[str]) -> int:
     # One context for the process's life: PUT /1.0/certificate loads the new chain into it, and every
     # handshake after that presents the new certificate. Client certificates from the CA are required.
     ctx = server_context(settings.server_cert, settings.server_key, settings.server_ca)
-    app = create_app(Agent(settings, ctx))
+    agent = Agent(settings, ctx)
+    # ACTIVE_STANDBY: a keepalived killed with this amphora's last agent may have left the VIP on eth1.
+    release_stale_vips(settings, agent.keepalived, agent.interfaces)
+    app = create_app(agent)
     config = uvicorn.Config(app, host=settings.bind_host, port=settings.bind_port, lifespan="on",
                             access_log=False, log_config=None, timeout_keep_alive=30,
                             # An idle TLS keep-alive connection waits for the peer's close_notify on shutdown;

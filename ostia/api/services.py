@@ -44,3 +44,5 @@ class ApiServices:
     # Reserves the VIP while the create call runs, so its answer carries vip_address like Octavia's (whose API
     # creates the VIP port); without one the worker's first task allocates it.
     vip_allocator: VipAllocator | None = None
+    # ACTIVE_STANDBY needs VRRP between real interfaces; the loopback network driver has none.
+    active_standby: bool = True

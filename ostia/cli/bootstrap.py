@@ -65,7 +65,8 @@ def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, dri
     enforce = conf.api_settings.auth_strategy in ("keystone", "testing")
     return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=enforce),
                        network_accepts_unknown=drivers.network.accepts_unknown_subnets,
-                       cert_manager=cert_manager(conf, db), vip_allocator=drivers.network)
+                       cert_manager=cert_manager(conf, db), vip_allocator=drivers.network,
+                       active_standby=conf.controller_worker.network_driver != "loopback")
 
 
 def wrap_auth(conf: cfg.ConfigOpts, app: FastAPI) -> object:

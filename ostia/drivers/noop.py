@@ -12,6 +12,7 @@ import time
 import uuid
 from typing import Any
 
+from ostia.domain.vrrp import VrrpSpec
 from ostia.drivers.compute.base import ComputeInstance
 from ostia.drivers.network.base import PortPlug, Vip
 
@@ -86,3 +87,9 @@ class NoopAmphoraDriver(CallRecorder):
 
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
         self.record("post_network_plug", amphora_id, plug.subnet_id)
+
+    def update_vrrp(self, amphora_id: str, config: VrrpSpec) -> None:
+        self.record("update_vrrp", amphora_id, config)
+
+    def start_vrrp(self, amphora_id: str) -> None:
+        self.record("start_vrrp", amphora_id)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from ostia.agent.app import Agent, get_agent
 from ostia.agent.errors import AgentError
 from ostia.agent.interfaces import FixedIp, IPAddress, IPNetwork, Plug, Route
+from ostia.agent.keepalived import release_stale_vips
 from ostia.agent.routes._common import ok
 
 router = APIRouter()
@@ -98,12 +99,16 @@ def plug_vip(vip: str, body: VipPlugBody, agent: Agent = Depends(get_agent)) -> 
         addresses.append(FixedIp(_ip(body.vrrp_ip, "Invalid VRRP Address"), vip_ip.network))
     extra = [_fixed(v.ip_address, v.subnet_cidr, v.gateway, v.host_routes, "Invalid VIP",
                     "Invalid subnet information") for v in body.additional_vips]
-    if agent.settings.topology == "SINGLE" or not body.mac_address:
-        # ACTIVE_STANDBY: keepalived adds the VIPs on the MASTER; SINGLE: they live here for good.
+    keepalived_owns = agent.settings.topology != "SINGLE" and bool(body.mac_address)
+    if not keepalived_owns:  # SINGLE: the VIPs live here for good
         addresses += [vip_ip, *extra]
     plug = Plug("vip", body.mac_address, tuple(addresses), _mtu(body.mtu), vip_ip.gateway,
-                vip_ip.host_routes + tuple(r for v in extra for r in v.host_routes))
-    return ok(202, agent.interfaces.plug(plug))
+                vip_ip.host_routes + tuple(r for v in extra for r in v.host_routes),
+                vips=(vip_ip, *extra) if keepalived_owns else ())
+    details = agent.interfaces.plug(plug)
+    if keepalived_owns:  # keepalived adds the VIPs on the MASTER; one it left behind when killed goes now
+        release_stale_vips(agent.settings, agent.keepalived, agent.interfaces)
+    return ok(202, details)
 
 
 @router.post("/1.0/plug/network")

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 
 from ostia.agent.app import Agent, get_agent
 from ostia.agent.errors import AgentError
+from ostia.agent.keepalived import release_stale_vips
 from ostia.agent.routes._common import ok, raw_body
 
 router = APIRouter()
@@ -26,4 +27,7 @@ def vrrp_action(action: str, agent: Agent = Depends(get_agent)) -> Any:
     handler = handlers.get(action.lower())
     if handler is None:
         raise AgentError(400, "Invalid Request", f"Unknown action: {action}")
-    return ok(202, handler())
+    details = handler()
+    if action.lower() == "stop":  # a keepalived that had to be SIGKILLed left its VIPs
+        release_stale_vips(agent.settings, k, agent.interfaces)
+    return ok(202, details)

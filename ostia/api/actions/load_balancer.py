@@ -26,7 +26,7 @@ from ostia.db.models import (
     LoadBalancer,
 )
 from ostia.domain import errors, providers
-from ostia.domain.enums import OperatingStatus, ProvisioningStatus
+from ostia.domain.enums import OperatingStatus, ProvisioningStatus, Topology
 
 LOG = logging.getLogger("ostia.api")
 MISSING_PROJECT = ("Missing project ID in request where one is required. An administrator should check the "
@@ -112,6 +112,9 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
     common.check_quota(session, svc.conf, ctx, project_id, {"load_balancer": 1})
     _check_vip_address_free(session, vip)
     topology = flavor_data.get("loadbalancer_topology") or svc.conf.controller_worker.loadbalancer_topology
+    if topology == Topology.ACTIVE_STANDBY and not svc.active_standby:
+        raise errors.ValidationFailure("ACTIVE_STANDBY needs VRRP between real interfaces, which the loopback "
+                                       "network driver does not have; use network_driver netns or SINGLE.")
     lb = LoadBalancer(
         project_id=project_id, name=body.name, description=body.description,
         admin_state_up=body.admin_state_up, provisioning_status=ProvisioningStatus.PENDING_CREATE,

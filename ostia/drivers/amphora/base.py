@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ostia.domain.vrrp import VrrpSpec
 from ostia.drivers.network.base import PortPlug
 
 
@@ -23,3 +24,9 @@ class AmphoraDriver(Protocol):
 
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
         """Tell the agent to configure a member-network interface (POST /plug/network)."""
+
+    def update_vrrp(self, amphora_id: str, config: VrrpSpec) -> None:
+        """Render keepalived.conf for this amphora (its own paths filled in) and upload it (PUT /vrrp/upload)."""
+
+    def start_vrrp(self, amphora_id: str) -> None:
+        """Start keepalived on the amphora, or reload it when it runs (PUT /vrrp/start); idempotent."""

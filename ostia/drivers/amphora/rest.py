@@ -8,6 +8,7 @@ Paths in the rendered configuration are the amphora's own, learned once from its
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from typing import Any
@@ -20,10 +21,12 @@ from ostia.db.to_spec import build_spec
 from ostia.domain.listeners import LVS_PROTOCOLS
 from ostia.domain.secrets import CertManager
 from ostia.domain.spec import RenderSettings
+from ostia.domain.vrrp import CHECK_SCRIPT, VrrpSpec
 from ostia.drivers.amphora.client import AgentClient, AgentError
 from ostia.drivers.amphora.tls_files import tls_files
 from ostia.drivers.network.base import PortPlug
 from ostia.render.haproxy import render_haproxy
+from ostia.render.keepalived import render_keepalived
 
 LOG = logging.getLogger("ostia.drivers.amphora")
 
@@ -121,6 +124,17 @@ class RestAmphoraDriver:
                 "fixed_ips": [{"ip_address": plug.ip_address, "subnet_cidr": plug.subnet_cidr,
                                "gateway": plug.gateway, "host_routes": []}]}
         self._call(amphora_id, "POST", "/plug/network", json=body)
+
+    def update_vrrp(self, amphora_id: str, config: VrrpSpec) -> None:
+        """Render keepalived.conf with this amphora's own track-script path and upload it (the agent tests it
+        with `keepalived -t` in its namespace and keeps the old file when it fails)."""
+        base = self._settings(amphora_id).base_dir
+        text = render_keepalived(dataclasses.replace(config, check_script=f"{base}/{CHECK_SCRIPT}"))
+        self._call(amphora_id, "PUT", "/vrrp/upload", content=text.encode())
+
+    def start_vrrp(self, amphora_id: str) -> None:
+        """Start keepalived, or reload it (SIGHUP) when it runs already: safe to repeat."""
+        self._call(amphora_id, "PUT", "/vrrp/start")
 
     def forget(self, amphora_id: str) -> None:
         self._info.pop(amphora_id, None)

@@ -6,7 +6,8 @@ from taskflow.patterns import linear_flow
 
 from ostia.db.engine import Database
 from ostia.drivers.registry import Drivers
-from ostia.worker.tasks import amphora, compute, database, network
+from ostia.worker.tasks import amphora, compute, database, network, vrrp
+from ostia.worker.tasks.base import OstiaTask
 
 
 def create(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
@@ -15,9 +16,15 @@ def create(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
     if real:
         flow.add(network.AllocateVip(db, drivers), compute.CreateAmphorae(db, drivers),
                  network.PlugVip(db, drivers), network.PlugMemberNetworks(db, drivers),
-                 amphora.UpdateAmphoraConfig(db, drivers))
+                 amphora.UpdateAmphoraConfig(db, drivers), *_vrrp(db, drivers))
     flow.add(database.MarkLoadBalancerTreeActive(db, drivers))
     return flow
+
+
+def _vrrp(db: Database, drivers: Drivers) -> list[OstiaTask]:
+    """ACTIVE_STANDBY (no-ops for SINGLE): once the VIP is plugged into both amphorae and HAProxy serves on
+    both, keepalived decides which one holds the VIP."""
+    return [vrrp.CreateVrrpGroup(db, drivers), vrrp.UpdateVrrp(db, drivers)]
 
 
 def update(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
@@ -46,6 +53,6 @@ def failover(db: Database, drivers: Drivers, real: bool) -> linear_flow.Flow:
     if real:
         flow.add(compute.DeleteAmphorae(db, drivers), compute.CreateAmphorae(db, drivers),
                  network.PlugVip(db, drivers), network.PlugMemberNetworks(db, drivers),
-                 amphora.UpdateAmphoraConfig(db, drivers))
+                 amphora.UpdateAmphoraConfig(db, drivers), *_vrrp(db, drivers))
     flow.add(database.MarkLoadBalancerTreeActive(db, drivers))
     return flow
