@@ -5,13 +5,11 @@ The agent is pointed at sockets this test binds on 127.0.0.1; every beat is deco
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import shutil
-import socket
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,66 +18,9 @@ import pytest
 
 from ostia import heartbeat, process
 from ostia.agent import stats
+from tests.functional.heartbeat_support import INTERVAL, Receiver, heartbeat_agent, running
 from tests.support.agent import Agent, backend_haproxy, short_tmpdir
 from tests.support.processes import free_port
-
-KEY = "test-heartbeat-key"
-INTERVAL = 0.2
-
-
-class Receiver:
-    """A health manager stand-in: a UDP socket on 127.0.0.1 keeping every datagram it gets."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.settimeout(0.05)
-        self.target = f"127.0.0.1:{self.sock.getsockname()[1]}"
-        self.packets: list[bytes] = []
-        self.beats: list[dict[str, Any]] = []
-
-    def drain(self) -> None:
-        while True:
-            try:
-                packet = self.sock.recv(65536)
-            except TimeoutError:
-                return
-            self.packets.append(packet)
-            self.beats.append(heartbeat.decode(packet, KEY))
-
-    def wait(self, condition: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
-        """The first beat from now on that satisfies `condition`."""
-        seen = len(self.beats)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.drain()
-            for beat in self.beats[seen:]:
-                if condition(beat):
-                    return beat
-            seen = len(self.beats)
-        raise AssertionError(f"no such heartbeat within {timeout}s; last: {self.beats[-1:]}")
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-def _heartbeat_agent(workdir: Path, targets: list[str], interval: float = INTERVAL) -> Agent:
-    agent = Agent(workdir)
-    with agent.conf.open("a") as conf:  # [amphora_agent] is the file's only section
-        conf.write(f"controller_ip_port_list = {','.join(targets)}\nheartbeat_key = {KEY}\n"
-                   f"heartbeat_interval = {interval}\n")
-    return agent
-
-
-@contextlib.contextmanager
-def running(agent: Agent) -> Iterator[Agent]:
-    try:
-        agent.start()
-        yield agent
-    finally:
-        agent.client.close()
-        agent.stop()
-        agent.cleanup_processes()
 
 
 @pytest.fixture
@@ -162,7 +103,7 @@ def _total(beats: list[dict[str, Any]], listener: str, key: str) -> int:
 def test_beats_report_listener_pool_and_member_states_with_the_applied_config_hash(
         workdir: Path, receiver: Receiver) -> None:
     with backend_haproxy(workdir, "a") as up1, backend_haproxy(workdir, "b") as up2, \
-            running(_heartbeat_agent(workdir, [receiver.target])) as agent:
+            running(heartbeat_agent(workdir, [receiver.target])) as agent:
         lb = Lb(agent, free_port(), up1, up2)
         pushed = lb.push()
         beat = receiver.wait(lambda b: lb.members_are(b, m1="UP", m2="UP"))
@@ -192,7 +133,7 @@ def test_beats_report_listener_pool_and_member_states_with_the_applied_config_ha
 def test_counters_are_deltas_that_add_up_across_reloads_and_agent_restarts(
         workdir: Path, receiver: Receiver) -> None:
     with backend_haproxy(workdir, "a") as up1, backend_haproxy(workdir, "b") as up2, \
-            running(_heartbeat_agent(workdir, [receiver.target])) as agent:
+            running(heartbeat_agent(workdir, [receiver.target])) as agent:
         lb = Lb(agent, free_port(), up1, up2)
         lb.push()
         receiver.wait(lambda b: lb.listener in b["listeners"])
@@ -230,7 +171,7 @@ def test_round_robin_over_health_managers_and_a_refusing_one_is_logged_once(work
     first, second = Receiver(), Receiver()
     refused = f"127.0.0.1:{free_port()}"  # nothing listens: the kernel answers port unreachable
     try:
-        with running(_heartbeat_agent(workdir, [first.target, refused, second.target], 0.1)) as agent:
+        with running(heartbeat_agent(workdir, [first.target, refused, second.target], 0.1)) as agent:
             second.wait(lambda b: b["seq"] >= 20, timeout=15)
             first.drain()
             assert len(first.beats) >= 6
@@ -245,7 +186,7 @@ def test_round_robin_over_health_managers_and_a_refusing_one_is_logged_once(work
 
 def test_a_configured_keepalived_that_is_not_running_withholds_heartbeats(
         workdir: Path, receiver: Receiver) -> None:
-    with running(_heartbeat_agent(workdir, [receiver.target])) as agent:
+    with running(heartbeat_agent(workdir, [receiver.target])) as agent:
         receiver.wait(lambda b: b["seq"] >= 1)
         # keepalived with nothing to do (no VRRP instance): a real process that touches no interface.
         resp = agent.put("/1.0/vrrp/upload", content=b"global_defs {\n    router_id ostia_test\n}\n")
