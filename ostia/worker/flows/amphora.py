@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
-
-from sqlalchemy import select
 from taskflow.patterns import linear_flow
 
 from ostia.db.engine import Database
-from ostia.db.models import LoadBalancer
-from ostia.domain.enums import Topology
 from ostia.drivers.registry import Drivers
-from ostia.worker.tasks import amphora, compute, database, health, network
-from ostia.worker.tasks.base import LOG, OstiaTask
+from ostia.worker.tasks import amphora, compute, database, health, network, vrrp
 
 
 def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
@@ -25,7 +19,8 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
        still answer ARP for the VIP);
     3. the replacement gets the VIP and member networks and the configuration, and serves
        (TRAFFIC_RESTORED for SINGLE; an ACTIVE_STANDBY peer served from step 0);
-    4. ACTIVE_STANDBY: keepalived is rendered and applied again on every amphora of the LB;
+    4. ACTIVE_STANDBY: keepalived is rendered and applied again on every amphora of the LB (new peer address;
+       the replacement inherits the failed one's VRRP id and priority);
     5. the failed amphora's health row goes, the replacement reports with its own heartbeats
        (REDUNDANCY_RESTORED).
     A spare only gets deleted and replaced by a new spare.
@@ -45,30 +40,11 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
              network.PlugReplacementAmphora(db, drivers),
              amphora.UpdateAmphoraConfig(db, drivers),
              health.RecordReplacementServes(db, drivers),
-             ReapplyVrrp(db, drivers),
+             vrrp.UpdateVrrp(db, drivers),  # no-op for SINGLE
              health.DisableAmphoraHealthMonitoring(db, drivers),
              database.MarkLoadBalancerTreeActive(db, drivers),
              health.RecordRedundancyRestored(db, drivers))
     return flow
-
-
-class ReapplyVrrp(OstiaTask):
-    """ACTIVE_STANDBY hook: after the replacement is configured, keepalived is rendered and applied again on
-    every amphora of the LB (peer addresses changed) by the VRRP tasks' UpdateVrrp. SINGLE: nothing."""
-
-    def execute(self, lb_id: str, amphora_id: str, new_amphora_id: str) -> None:
-        with self.db.session() as session:
-            topology = session.scalar(select(LoadBalancer.topology).where(LoadBalancer.id == lb_id))
-        if topology != Topology.ACTIVE_STANDBY:
-            return
-        try:  # imported by name: the VRRP tasks live in their own module, written separately
-            vrrp = importlib.import_module("ostia.worker.tasks.vrrp")
-        except ImportError:  # VRRP tasks not there yet: keepalived keeps the configuration it has
-            LOG.warning("lb=%s no VRRP tasks: keepalived not re-applied after failover", lb_id)
-            return
-        update = vrrp.UpdateVrrp(self.db, self.drivers)
-        known = {"lb_id": lb_id, "amphora_id": amphora_id, "new_amphora_id": new_amphora_id}
-        update.execute(**{name: known[name] for name in update.requires if name in known})
 
 
 def config(db: Database, drivers: Drivers) -> linear_flow.Flow:
