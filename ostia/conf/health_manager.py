@@ -22,7 +22,8 @@ OPTS = [
     cfg.FloatOpt("failover_threshold", default=0.5, min=0.0, max=1.0,
                  help="Circuit breaker: no automatic failover while more than this share of the amphorae is "
                       "stale at once (a controller-side outage, not amphora failures). 0 turns it off."),
-    cfg.IntOpt("sock_rlimit", default=0, min=0, help="SO_RCVBUF of the heartbeat socket; 0 leaves the default."),
+    cfg.IntOpt("sock_rlimit", default=0, min=0, help="SO_RCVBUF of the heartbeat socket in bytes; 0: 8 MiB (beyond "
+                    "net.core.rmem_max only as root)."),
 ]
 
 

@@ -1,0 +1,330 @@
+"""The batched heartbeat updater: many beats, one transaction.
+
+Per batch: coalesce the beats of each amphora (latest message for statuses, summed deltas for statistics), read
+the trees of all their load balancers with a handful of IN queries, drop beats the database already has newer
+sequence numbers for, then write amphora_health (multi-row upsert), only the operating statuses that change
+(one UPDATE … WHERE id IN per table and status) and listener_statistics (multi-row upsert adding the deltas).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ostia.db.engine import Database
+from ostia.db.models import Amphora, AmphoraHealth, Listener, LoadBalancer, Member, Pool
+from ostia.domain.enums import AmphoraStatus, ProvisioningStatus
+from ostia.health import sql
+from ostia.health.receiver import Beat, Counters
+from ostia.health.rollup import LbTree, ListenerRow, PoolRow, listener_count_matches, roll_up
+
+LOG = logging.getLogger(__name__)
+
+STAT_KEYS = (("bytes_in", "rx"), ("bytes_out", "tx"), ("total_connections", "totconns"), ("request_errors", "ereq"))
+_RETRIES = 3
+
+
+@dataclasses.dataclass
+class AmphoraState:
+    status: str
+    load_balancer_id: str | None
+    db_seq: int
+
+
+@dataclasses.dataclass
+class BatchResult:
+    beats: int = 0
+    amphorae: int = 0
+    status_writes: int = 0
+    stat_rows: int = 0
+    # counted only once the transaction commits, so a retried batch is not counted twice
+    counts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _chunks(items: Sequence[Any], size: int = 1000) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+class Updater:
+    """Queue of verified beats drained by one thread into batched transactions."""
+
+    def __init__(self, db: Database, counters: Counters, heartbeat_interval: float, *, batch_size: int = 500,
+                 max_delay: float = 0.05, max_batch: int = 5000, max_queue: int = 200_000) -> None:
+        self.db = db
+        self.counters = counters
+        self.heartbeat_interval = heartbeat_interval
+        self.batch_size, self.max_delay, self.max_batch, self.max_queue = batch_size, max_delay, max_batch, max_queue
+        self._queue: collections.deque[Beat] = collections.deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.RLock()
+        self._unknown_logged: set[str] = set()
+        self.commit_seconds: collections.deque[float] = collections.deque(maxlen=10_000)
+        self.batch_sizes: collections.deque[int] = collections.deque(maxlen=10_000)
+
+    # -- queue ------------------------------------------------------------------------------------------------
+    def submit(self, beat: Beat) -> None:
+        if len(self._queue) >= self.max_queue:
+            self.counters.add("overflow")  # the database is far behind: shed load rather than grow without end
+            return
+        self._queue.append(beat)
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    @property
+    def queue_depth(self) -> int:
+        return len(self._queue)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hm-updater", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def flush(self) -> int:
+        """Apply everything queued now, in the caller's thread (tests, shutdown); returns beats applied."""
+        done = 0
+        with self._busy:  # taking and applying under one lock: a caller's flush waits for a batch in flight
+            while self._queue:
+                done += self._apply_batch(self._take())
+        return done
+
+    def _take(self) -> list[Beat]:
+        batch: list[Beat] = []
+        pop = self._queue.popleft
+        try:
+            for _ in range(self.max_batch):
+                batch.append(pop())
+        except IndexError:
+            pass
+        return batch
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.max_delay)
+            self._wake.clear()
+            stopping = self._stop.is_set()
+            try:
+                self.flush()
+            except Exception:
+                LOG.exception("heartbeat batch failed")
+            if stopping:
+                return
+
+    # -- one batch --------------------------------------------------------------------------------------------
+    def _apply_batch(self, beats: list[Beat]) -> int:
+        if not beats:
+            return 0
+        with self._busy:
+            for attempt in range(_RETRIES):
+                started = time.monotonic()
+                try:
+                    with self.db.session() as session:
+                        result = self.apply(session, beats)
+                except (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.InternalError) as err:
+                    # Deadlocks with a failover flow or another health manager, a lost connection: retry whole.
+                    LOG.warning("heartbeat batch of %d (attempt %d): %s", len(beats), attempt + 1, err.orig)
+                    time.sleep(0.05 * 2**attempt)
+                    continue
+                except sa_exc.DBAPIError as err:
+                    LOG.error("heartbeat batch of %d dropped: %s", len(beats), err.orig)
+                    break
+                self.commit_seconds.append(time.monotonic() - started)
+                self.batch_sizes.append(len(beats))
+                for name, n in result.counts.items():
+                    self.counters.add(name, n)
+                self.counters.add("accepted", result.beats)
+                self.counters.add("batches")
+                return result.beats
+            self.counters.add("db_errors", len(beats))
+            return 0
+
+    def apply(self, session: Session, beats: list[Beat]) -> BatchResult:
+        """Everything one batch writes, in the caller's transaction."""
+        dialect = session.get_bind().dialect.name
+        now = time.monotonic()
+        by_amp: dict[str, list[Beat]] = collections.defaultdict(list)
+        for beat in beats:
+            by_amp[beat.amphora_id].append(beat)
+        amps = self._amphorae(session, sorted(by_amp))
+        result = BatchResult()
+
+        # Replays the database knows about (a restarted or second health manager saw newer beats).
+        kept: dict[str, list[Beat]] = {}
+        for amp_id, group in by_amp.items():
+            state = amps.get(amp_id)
+            if state is None or state.status == AmphoraStatus.DELETED:
+                result.counts["unknown_amphora"] += len(group)
+                if amp_id not in self._unknown_logged and len(self._unknown_logged) < 4096:
+                    self._unknown_logged.add(amp_id)
+                    LOG.warning("heartbeat from unknown or deleted amp=%s (source %s) ignored", amp_id,
+                                group[-1].source)
+                continue
+            fresh = sorted((b for b in group if b.seq > state.db_seq), key=lambda b: b.seq)
+            if len(fresh) < len(group):
+                result.counts["replayed"] += len(group) - len(fresh)
+            if fresh:
+                kept[amp_id] = fresh
+        trees = self._trees(session, {amps[a].load_balancer_id for a in kept} - {None})
+
+        health_upserts: list[dict[str, Any]] = []
+        health_updates: list[dict[str, Any]] = []
+        seq_only: list[dict[str, Any]] = []
+        stats: dict[tuple[str, str], dict[str, Any]] = {}
+        current: dict[str, dict[str, str]] = {"lb": {}, "listener": {}, "pool": {}, "member": {}}
+        target: dict[str, dict[str, str]] = {"lb": {}, "listener": {}, "pool": {}, "member": {}}
+        # Statuses of amphorae sharing a load balancer (ACTIVE_STANDBY): the latest beat has the last word.
+        for amp_id in sorted(kept, key=lambda a: kept[a][-1].recv_time):
+            group, state = kept[amp_id], amps[amp_id]
+            latest = group[-1]
+            tree = trees.get(state.load_balancer_id or "")
+            if state.load_balancer_id is not None and tree is None:
+                result.counts["unknown_amphora"] += len(group)  # its LB is gone: a zombie on its way out
+                continue
+            result.beats += len(group)
+            result.amphorae += 1
+            refresh = True
+            if tree is not None and not listener_count_matches(tree, latest.message):
+                result.counts["listener_count_mismatch"] += 1
+                LOG.warning("amp=%s lb=%s reported %d listeners, expected otherwise: health not refreshed",
+                            amp_id, tree.id, len(latest.message.get("listeners") or {}))
+                refresh = False
+            if now - latest.recv_time >= self.heartbeat_interval:
+                result.counts["too_slow"] += 1  # as Octavia: a beat this old says little about now
+                refresh = False
+            row = {"b_id": amp_id, "b_seq": latest.seq, "b_hash": latest.message.get("config_hash"),
+                   "b_last": latest.received_at}
+            if not refresh:
+                seq_only.append(row)
+            elif state.status == AmphoraStatus.PENDING_DELETE:
+                health_updates.append(row)  # being deleted: keep a row fresh, never create one again
+            else:
+                health_upserts.append(row)
+            if tree is None:
+                continue  # a spare: nothing to roll up
+            self._roll_up(tree, latest, current, target)
+            self._add_stats(stats, amp_id, tree, group)
+
+        for table in ("lb", "listener", "pool", "member"):
+            result.status_writes += self._write_statuses(session, table, current[table], target[table])
+        sql.upsert_health(session, dialect, health_upserts)
+        sql.update_health(session, dialect, health_updates, refresh=True)
+        sql.update_health(session, dialect, seq_only, refresh=False)
+        rows = sorted(stats.values(), key=lambda r: (r["listener_id"], r["amphora_id"]))
+        sql.add_listener_stats(session, dialect, rows)
+        result.stat_rows = len(rows)
+        return result
+
+    @staticmethod
+    def _roll_up(tree: LbTree, beat: Beat, current: dict[str, dict[str, str]],
+                 target: dict[str, dict[str, str]]) -> None:
+        statuses = roll_up(tree, beat.message)
+        current["lb"].setdefault(tree.id, tree.operating_status)
+        target["lb"][tree.id] = statuses.load_balancer
+        for listener in tree.listeners.values():
+            current["listener"].setdefault(listener.id, listener.operating_status)
+        for pool in tree.pools.values():
+            current["pool"].setdefault(pool.id, pool.operating_status)
+            for member_id, status in pool.members.items():
+                current["member"].setdefault(member_id, status)
+        target["listener"].update(statuses.listeners)
+        target["pool"].update(statuses.pools)
+        target["member"].update(statuses.members)
+
+    @staticmethod
+    def _add_stats(stats: dict[tuple[str, str], dict[str, Any]], amp_id: str, tree: LbTree,
+                   group: list[Beat]) -> None:
+        # Only the load balancer's own listeners: a forged or stale id must not grow the table.
+        for beat in group:
+            for listener_id, report in (beat.message.get("listeners") or {}).items():
+                if listener_id not in tree.listeners:
+                    continue
+                raw = report.get("stats") or {}
+                if not isinstance(raw, dict):
+                    continue
+                row = stats.setdefault((listener_id, amp_id), {
+                    "listener_id": listener_id, "amphora_id": amp_id, "bytes_in": 0, "bytes_out": 0,
+                    "total_connections": 0, "request_errors": 0, "active_connections": 0})
+                for column, key in STAT_KEYS:
+                    row[column] += max(0, _int(raw.get(key)))
+                row["active_connections"] = max(0, _int(raw.get("conns")))  # absolute: the latest beat wins
+
+    @staticmethod
+    def _write_statuses(session: Session, table: str, current: dict[str, str], target: dict[str, str]) -> int:
+        model: Any = {"lb": LoadBalancer, "listener": Listener, "pool": Pool, "member": Member}[table]
+        changes: dict[str, list[str]] = collections.defaultdict(list)
+        for obj_id, status in target.items():
+            if status.upper() != (current.get(obj_id) or "").upper():
+                changes[status].append(obj_id)
+        written = 0
+        for status in sorted(changes):
+            ids = sorted(changes[status])  # one lock order for every writer
+            for chunk in _chunks(ids):
+                session.execute(update(model).where(model.id.in_(chunk)).values(operating_status=status)
+                                .execution_options(synchronize_session=False))
+            written += len(ids)
+        return written
+
+    # -- reads ------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _amphorae(session: Session, ids: list[str]) -> dict[str, AmphoraState]:
+        out: dict[str, AmphoraState] = {}
+        for chunk in _chunks(ids):
+            rows = session.execute(
+                select(Amphora.id, Amphora.status, Amphora.load_balancer_id, AmphoraHealth.seq)
+                .outerjoin(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
+                .where(Amphora.id.in_(chunk)))
+            for amp_id, status, lb_id, seq in rows:
+                out[amp_id] = AmphoraState(status, lb_id, -1 if seq is None else int(seq))
+        return out
+
+    @staticmethod
+    def _trees(session: Session, lb_ids: set[str | None]) -> dict[str, LbTree]:
+        ids = sorted(i for i in lb_ids if i)
+        trees: dict[str, LbTree] = {}
+        pools: dict[str, PoolRow] = {}
+        for chunk in _chunks(ids):
+            for lb_id, prov, oper, enabled in session.execute(
+                    select(LoadBalancer.id, LoadBalancer.provisioning_status, LoadBalancer.operating_status,
+                           LoadBalancer.admin_state_up)
+                    .where(LoadBalancer.id.in_(chunk), LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)):
+                trees[lb_id] = LbTree(lb_id, prov, oper, bool(enabled))
+            for l_id, lb_id, enabled, oper in session.execute(
+                    select(Listener.id, Listener.load_balancer_id, Listener.admin_state_up, Listener.operating_status)
+                    .where(Listener.load_balancer_id.in_(chunk))):
+                if lb_id in trees:
+                    trees[lb_id].listeners[l_id] = ListenerRow(l_id, bool(enabled), oper)
+            for p_id, lb_id, oper in session.execute(
+                    select(Pool.id, Pool.load_balancer_id, Pool.operating_status)
+                    .where(Pool.load_balancer_id.in_(chunk))):
+                if lb_id in trees:
+                    pools[p_id] = trees[lb_id].pools[p_id] = PoolRow(p_id, oper)
+            for m_id, p_id, oper in session.execute(
+                    select(Member.id, Member.pool_id, Member.operating_status)
+                    .join(Pool, Pool.id == Member.pool_id).where(Pool.load_balancer_id.in_(chunk))):
+                if p_id in pools:
+                    pools[p_id].members[m_id] = oper
+        return trees
