@@ -24,7 +24,7 @@ def _conf(args: argparse.Namespace) -> Any:
     return conf_mod.load(args.config_file, overrides)
 
 
-SERVICES = ("up", "api", "worker", "agent")
+SERVICES = ("up", "api", "worker", "agent", "health-manager")
 
 
 def _logging(verbose: bool, service: bool) -> None:
@@ -63,11 +63,18 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         rpc_server = RpcWorkerServer(conf, ctl.worker)
         rpc_server.start()
+    from ostia.cli import health_cmd
+    from ostia.jobs.inproc import InProcessDispatcher
+
+    dispatcher = bootstrap.rpc_dispatcher(conf) if conf.transport_url else InProcessDispatcher(ctl.worker)
+    health = health_cmd.start_in_up(conf, ctl.db, dispatcher)
     print(f"ostia: API on http://{conf.api_settings.bind_host}:{conf.api_settings.bind_port} "
           f"(state in {conf.state_dir}, auth {conf.api_settings.auth_strategy})", flush=True)
     try:
         _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
     finally:
+        if health is not None:
+            health.stop()
         spares.stop()
         if rpc_server is not None:
             rpc_server.stop()
@@ -178,9 +185,10 @@ def parser() -> argparse.ArgumentParser:
     from ostia.cli import secret_cmd
 
     secret_cmd.add_parser(sub, _conf)
-    from ostia.cli import diagnose_cmd
+    from ostia.cli import diagnose_cmd, health_cmd
 
     diagnose_cmd.add_parser(sub, _conf)
+    health_cmd.add_parser(sub, _conf)
     return p
 
 
