@@ -27,11 +27,14 @@ def _vrrp_amphorae(session: Any, lb: LoadBalancer) -> list[Amphora]:
 
 
 def _vip_cidrs(session: Any, lb: LoadBalancer) -> tuple[str, ...]:
+    if not lb.vip_address:
+        raise OstiaError(f"lb={lb.id} has no VIP address")
     subnet = session.get(Subnet, lb.vip_subnet_id) if lb.vip_subnet_id else None
-    if not lb.vip_address or subnet is None:
-        raise OstiaError(f"lb={lb.id} has no VIP address on a known subnet")
-    prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen
-    return (f"{lb.vip_address}/{prefix}",)
+    # A subnet the network driver does not keep (noop accepts any id): a host route still serves the VIP,
+    # since the amphora's own address on the network brings the connected route.
+    vip = ipaddress.ip_address(lb.vip_address)
+    prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen if subnet else vip.max_prefixlen
+    return (f"{vip}/{prefix}",)
 
 
 def vrrp_specs(session: Any, lb: LoadBalancer) -> list[VrrpSpec]:
