@@ -69,6 +69,11 @@ def amphora_of(ctl: bootstrap.Controller, lb_id: str) -> Amphora:
         return amp
 
 
+def amphora_status(ctl: bootstrap.Controller, amp_id: str) -> str:
+    with ctl.db.session() as session:
+        return session.get_one(Amphora, amp_id).status
+
+
 def beat(ctl_db: Any, amp_id: str, age: float = 0.0, applied: str | None = None, busy: bool = False) -> None:
     """What the receiver writes on a good heartbeat, `age` seconds ago."""
     when = utcnow() - dt.timedelta(seconds=age)
@@ -239,10 +244,11 @@ def test_scanner_service_loop_starts_and_stops(ctl: bootstrap.Controller, api: A
     scanner = scanner_for(ctl)
     scanner.start(initial_delay=0.0)
     try:
-        eventually(lambda: amphora_of(ctl, lb["id"]).id != amp.id, timeout=10)
+        eventually(lambda: amphora_status(ctl, amp.id) == "DELETED", timeout=10)
     finally:
         scanner.stop()
     api.wait_lb(lb["id"])
+    assert amphora_of(ctl, lb["id"]).id != amp.id
 
 
 # -- two health managers on one PostgreSQL database --------------------------------------------------------
