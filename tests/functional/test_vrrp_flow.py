@@ -61,6 +61,9 @@ def test_active_standby_create_configures_keepalived_on_both_amphorae(ctl: Any, 
     # keepalived starts once HAProxy has its configuration on both, and only after both have their keepalived.conf
     assert calls.index("update") < calls.index("update_vrrp") and calls.count("start_vrrp") == 2
     assert max(i for i, n in enumerate(calls) if n == "update_vrrp") < calls.index("start_vrrp")
+    # the MASTER starts first, so it is the one that wins the first election
+    starts = [args[0] for name, args in ctl.drivers.amphora.calls if name == "start_vrrp"]
+    assert starts == [amps["MASTER"]["id"], amps["BACKUP"]["id"]]
 
     # LB failover: new amphorae, the same group, each with the other new one as its peer.
     before = len(ctl.drivers.amphora.calls)

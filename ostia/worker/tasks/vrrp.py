@@ -88,8 +88,9 @@ class UpdateVrrp(OstiaTask):
             LOG.warning("lb=%s VRRP with %d amphorae (expected 2)", lb_id, len(specs))
         for spec in specs:
             self.drivers.amphora.update_vrrp(spec.amphora_id, spec)
-        # Started only once every configuration is in place: each side knows its peer from its first advert.
-        for spec in specs:
+        # Started only once every configuration is in place, the MASTER first: both begin in BACKUP state and
+        # the first to miss its peer's adverts for 3 x advert_int takes the VIP (nopreempt keeps it there).
+        for spec in sorted(specs, key=lambda s: -s.priority):
             self.drivers.amphora.start_vrrp(spec.amphora_id)
             LOG.info("lb=%s amp=%s keepalived started (vrrp_id=%s priority=%s peers=%s)", lb_id,
                      spec.amphora_id, spec.vrrp_id, spec.priority, list(spec.peer_ips))
