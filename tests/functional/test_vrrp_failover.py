@@ -280,3 +280,22 @@ def test_a_keepalived_config_that_fails_its_test_is_refused(pair: tuple[Agent, A
     assert (a1.base_path / "vrrp" / "keepalived.conf").read_text() == good
     check = Path(a1.base_path / CHECK_SCRIPT)
     assert check.stat().st_mode & 0o777 == 0o755 and check.stat().st_uid == 0
+
+
+def test_update_vrrp_again_reloads_without_moving_the_vip(pair: tuple[Agent, Agent], net: Net) -> None:
+    """What UpdateVrrp does after a failover (or a resumed job): upload + start on running keepalived = SIGHUP."""
+    a1, a2 = pair
+    lb_id, port = _bring_up(pair, net)
+    pids = [_keepalived_pids(a)[0] for a in pair]
+    with Probe(net.client, port) as probe:
+        _wait(lambda: probe.served_by(a1.amphora_id, 0) is not None, 5, "the MASTER to serve")
+        since = time.monotonic()
+        for i, agent in enumerate(pair):
+            conf = render_keepalived(dataclasses.replace(_spec(agent, lb_id, i, 3, 0.2), garp_refresh=6))
+            assert agent.put("/1.0/vrrp/upload", content=conf).status_code == 200
+            assert agent.put("/1.0/vrrp/start").json()["details"] == "keepalived reloaded"
+        time.sleep(2)
+    assert probe.failures(since) == 0
+    assert {who for t, who in probe.results if t >= since} == {a1.amphora_id}
+    assert [_keepalived_pids(a)[0] for a in pair] == pids  # reloaded in place
+    assert VIP in _addresses(net.amps[0]) and VIP not in _addresses(net.amps[1])
