@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ostia.agent import procs
+from ostia.agent import garp, procs
 from ostia.agent.errors import AgentError
 from ostia.agent.settings import AgentSettings
 from ostia.files import write_private
@@ -99,6 +99,8 @@ class Interfaces:
                 self._ip("route", "replace", "default", "via", str(plug.gateway), "dev", target)
             if plug.kind == "vip":
                 self._allow_nonlocal_bind()
+                if not plug.vips:  # SINGLE: the VIPs are ours now; tell the clients' ARP caches (new MAC)
+                    garp.announce(ns, target, plug.mac, [str(f.address) for f in plug.addresses])
             self._record(plug, target)
             LOG.info("amp=%s plugged %s %s as %s: %s", self.s.amphora_id, plug.kind, plug.mac, target,
                      [f.cidr for f in plug.addresses])

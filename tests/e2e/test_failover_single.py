@@ -189,11 +189,9 @@ def test_killed_single_amphora_is_replaced_by_the_spare_and_the_vip_serves_again
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             try:
-                # Bounded by the client's neighbour cache, not by the failover: the replacement's VIP NIC has
-                # another MAC and nothing announces it yet (no gratuitous ARP), so the client keeps sending to the
-                # dead MAC until its REACHABLE entry ages out (base_reachable_time 30 s, randomised ±50 %) and
-                # re-resolves (delay 5 s + probes): up to ~55 s after the kill.
-                _wait(lambda: probe.ok_since(fault_at + 0.2) >= 3, 75, "the VIP to serve again")
+                # The replacement's VIP NIC has another MAC: its agent's gratuitous ARPs move the client over
+                # (without them the client would wait for its neighbour entry to age out, 30-55 s).
+                _wait(lambda: probe.ok_since(fault_at + 0.2) >= 3, 30, "the VIP to serve again")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{server.log_tail()}") from None
             recovered = next(t for t, who in probe.results if t >= fault_at + 0.2 and who)
