@@ -17,27 +17,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ostia.db.engine import Database
-from ostia.db.models import Amphora, AmphoraHealth, Listener, LoadBalancer, Member, Pool
-from ostia.domain.enums import AmphoraStatus, ProvisioningStatus
-from ostia.health import sql
+from ostia.db.models import Listener, LoadBalancer, Member, Pool
+from ostia.domain.enums import AmphoraStatus
+from ostia.health import reads, sql
 from ostia.health.receiver import Beat, Counters
-from ostia.health.rollup import LbTree, ListenerRow, PoolRow, listener_count_matches, roll_up
+from ostia.health.rollup import LbTree, listener_count_matches, roll_up
 
 LOG = logging.getLogger(__name__)
 
 STAT_KEYS = (("bytes_in", "rx"), ("bytes_out", "tx"), ("total_connections", "totconns"), ("request_errors", "ereq"))
 _RETRIES = 3
-
-
-@dataclasses.dataclass
-class AmphoraState:
-    status: str
-    load_balancer_id: str | None
-    db_seq: int
 
 
 @dataclasses.dataclass
@@ -66,7 +59,7 @@ class Updater:
     """Queue of verified beats drained by one thread into batched transactions."""
 
     def __init__(self, db: Database, counters: Counters, heartbeat_interval: float, *, batch_size: int = 500,
-                 max_delay: float = 0.05, max_batch: int = 5000, max_queue: int = 200_000) -> None:
+                 max_delay: float = 0.05, max_batch: int = 50_000, max_queue: int = 200_000) -> None:
         self.db = db
         self.counters = counters
         self.heartbeat_interval = heartbeat_interval
@@ -76,6 +69,7 @@ class Updater:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._busy = threading.RLock()
+        self._in_flight = 0
         self._unknown_logged: set[str] = set()
         self.commit_seconds: collections.deque[float] = collections.deque(maxlen=10_000)
         self.batch_sizes: collections.deque[int] = collections.deque(maxlen=10_000)
@@ -91,7 +85,8 @@ class Updater:
 
     @property
     def queue_depth(self) -> int:
-        return len(self._queue)
+        """Beats received and not yet written (queued, or in the batch being written)."""
+        return len(self._queue) + self._in_flight
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="hm-updater", daemon=True)
@@ -109,7 +104,12 @@ class Updater:
         done = 0
         with self._busy:  # taking and applying under one lock: a caller's flush waits for a batch in flight
             while self._queue:
-                done += self._apply_batch(self._take())
+                batch = self._take()
+                self._in_flight = len(batch)
+                try:
+                    done += self._apply_batch(batch)
+                finally:
+                    self._in_flight = 0
         return done
 
     def _take(self) -> list[Beat]:
@@ -169,7 +169,7 @@ class Updater:
         by_amp: dict[str, list[Beat]] = collections.defaultdict(list)
         for beat in beats:
             by_amp[beat.amphora_id].append(beat)
-        amps = self._amphorae(session, sorted(by_amp))
+        amps, trees = reads.amphorae_and_trees(session.connection(), list(by_amp))
         result = BatchResult()
 
         # Replays the database knows about (a restarted or second health manager saw newer beats).
@@ -188,7 +188,6 @@ class Updater:
                 result.counts["replayed"] += len(group) - len(fresh)
             if fresh:
                 kept[amp_id] = fresh
-        trees = self._trees(session, {amps[a].load_balancer_id for a in kept} - {None})
 
         health_upserts: list[dict[str, Any]] = []
         health_updates: list[dict[str, Any]] = []
@@ -287,44 +286,3 @@ class Updater:
                                 .execution_options(synchronize_session=False))
             written += len(ids)
         return written
-
-    # -- reads ------------------------------------------------------------------------------------------------
-    @staticmethod
-    def _amphorae(session: Session, ids: list[str]) -> dict[str, AmphoraState]:
-        out: dict[str, AmphoraState] = {}
-        for chunk in _chunks(ids):
-            rows = session.execute(
-                select(Amphora.id, Amphora.status, Amphora.load_balancer_id, AmphoraHealth.seq)
-                .outerjoin(AmphoraHealth, AmphoraHealth.amphora_id == Amphora.id)
-                .where(Amphora.id.in_(chunk)))
-            for amp_id, status, lb_id, seq in rows:
-                out[amp_id] = AmphoraState(status, lb_id, -1 if seq is None else int(seq))
-        return out
-
-    @staticmethod
-    def _trees(session: Session, lb_ids: set[str | None]) -> dict[str, LbTree]:
-        ids = sorted(i for i in lb_ids if i)
-        trees: dict[str, LbTree] = {}
-        pools: dict[str, PoolRow] = {}
-        for chunk in _chunks(ids):
-            for lb_id, prov, oper, enabled in session.execute(
-                    select(LoadBalancer.id, LoadBalancer.provisioning_status, LoadBalancer.operating_status,
-                           LoadBalancer.admin_state_up)
-                    .where(LoadBalancer.id.in_(chunk), LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)):
-                trees[lb_id] = LbTree(lb_id, prov, oper, bool(enabled))
-            for l_id, lb_id, enabled, oper in session.execute(
-                    select(Listener.id, Listener.load_balancer_id, Listener.admin_state_up, Listener.operating_status)
-                    .where(Listener.load_balancer_id.in_(chunk))):
-                if lb_id in trees:
-                    trees[lb_id].listeners[l_id] = ListenerRow(l_id, bool(enabled), oper)
-            for p_id, lb_id, oper in session.execute(
-                    select(Pool.id, Pool.load_balancer_id, Pool.operating_status)
-                    .where(Pool.load_balancer_id.in_(chunk))):
-                if lb_id in trees:
-                    pools[p_id] = trees[lb_id].pools[p_id] = PoolRow(p_id, oper)
-            for m_id, p_id, oper in session.execute(
-                    select(Member.id, Member.pool_id, Member.operating_status)
-                    .join(Pool, Pool.id == Member.pool_id).where(Pool.load_balancer_id.in_(chunk))):
-                if p_id in pools:
-                    pools[p_id].members[m_id] = oper
-        return trees
