@@ -39,7 +39,9 @@ def net() -> int:
 
 @pytest.fixture(scope="module")
 def server(net: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OstiaServer]:
-    with ostia_up(tmp_path_factory.mktemp("ostia-features"), *settings(net)) as srv:
+    # A heartbeat port of its own, so the health manager inside this `ostia up` hears only its amphorae.
+    hm = f"health_manager.bind_port={udp_port('127.0.0.1')}"
+    with ostia_up(tmp_path_factory.mktemp("ostia-features"), *settings(net), hm) as srv:
         yield srv
 
 
@@ -194,3 +196,59 @@ def test_a_single_load_balancer_claims_a_booted_spare_and_the_pool_refills(serve
         time.sleep(0.1)
     assert _spares(server)[0]["id"] != spare
     delete(server, lb["id"])
+
+
+def _status_tree(server: OstiaServer, lb_id: str) -> dict[str, Any]:
+    return server.get_json(f"/v2/lbaas/loadbalancers/{lb_id}/status")["statuses"]["loadbalancer"]
+
+
+def _statuses(tree: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    pool = tree["listeners"][0]["pools"][0]
+    return tree["operating_status"], pool["operating_status"], \
+        {m["address"]: m["operating_status"] for m in pool["members"]}
+
+
+def _until(server: OstiaServer, lb_id: str, want: tuple[str, str, dict[str, str]], timeout: float) -> float:
+    start, seen = time.monotonic(), None
+    while time.monotonic() - start < timeout:
+        seen = _statuses(_status_tree(server, lb_id))
+        if seen == want:
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"statuses {seen} never became {want} within {timeout}s")
+
+
+def test_heartbeats_drive_operating_status_and_statistics_from_real_traffic(server: OstiaServer, net: int) -> None:
+    members = [Member(name, f"127.{net}.2.{i}") for name, i in (("s1", 50), ("s2", 51))]
+    try:
+        lb = create(server, {"name": "health", "vip_subnet_id": subnet_ids(server)["public-subnet"], "listeners": [{
+            "protocol": "HTTP", "protocol_port": 8080, "default_pool": {"name": "pool",
+                "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+                "healthmonitor": {"type": "HTTP", "delay": 1, "timeout": 1, "max_retries": 1,
+                                  "max_retries_down": 2, "url_path": "/"},
+                "members": [{"address": m.address, "protocol_port": m.port} for m in members]}}]})
+        a, b = (m.address for m in members)
+        _until(server, lb["id"], ("ONLINE", "ONLINE", {a: "ONLINE", b: "ONLINE"}), 20)
+
+        url = f"http://{lb['vip_address']}:8080/"
+        sent = sum(len(httpx.get(url, timeout=5).content) for _ in range(20))
+        deadline = time.monotonic() + 15
+        stats: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            stats = server.get_json(f"/v2/lbaas/loadbalancers/{lb['id']}/stats")["stats"]
+            if stats["total_connections"] >= 20 and stats["bytes_out"] >= sent:
+                break
+            time.sleep(0.2)
+        assert stats["total_connections"] >= 20 and stats["bytes_out"] >= sent > 0 and stats["bytes_in"] > 0, stats
+        listener = server.get_json(f"/v2/lbaas/listeners/{lb['listeners'][0]['id']}/stats")["stats"]
+        assert listener["bytes_out"] == stats["bytes_out"], (listener, stats)
+
+        # delay 1 s × max_retries_down 2, plus one heartbeat (1 s), plus slack for a loaded machine
+        members[1].stop()
+        _until(server, lb["id"], ("DEGRADED", "DEGRADED", {a: "ONLINE", b: "ERROR"}), 2 * 1 + 1 + 6)
+        members[1].start()
+        _until(server, lb["id"], ("ONLINE", "ONLINE", {a: "ONLINE", b: "ONLINE"}), 10)
+        delete(server, lb["id"])
+    finally:
+        for m in members:
+            m.stop()
