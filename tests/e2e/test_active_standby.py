@@ -1,106 +1,50 @@
 """ACTIVE_STANDBY on the whole stack (root): `ostia up` with the netns network driver, a flavor choosing the
 topology, an HTTP listener with real members in namespaces of their own, traffic from a client namespace every
-50 ms, and the MASTER amphora's keepalived and HAProxy SIGKILLed: the BACKUP takes the VIP and serves.
-Then an LB failover rebuilds both amphorae and keepalived again. Outages are printed (pytest -s).
+50 ms.
+
+1. The MASTER amphora's keepalived and HAProxy SIGKILLed: the BACKUP takes the VIP and serves. Then an LB
+   failover rebuilds both amphorae and keepalived again.
+2. Every process of the MASTER amphora SIGKILLed (agent too, so its heartbeats stop): the BACKUP serves within
+   a second, the health manager finds the MASTER stale, the worker builds a replacement with its role, runs
+   UpdateVrrp on both, and the load balancer is back to two healthy amphorae, traffic flowing all along.
+Outages are printed (pytest -s).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import datetime as dt
 import os
-import random
 import signal
-import socket
-import subprocess
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ostia import conf as conf_mod
-from ostia import netns, process
-from ostia.db.engine import Database, default_url, make_engine
-from tests.e2e.conftest import OstiaServer, ostia_up
+from tests.e2e.conftest import OstiaServer
 from tests.support.backends import Member
+from tests.support.failover import (
+    Probe,
+    addresses,
+    allocated_amphorae,
+    amphora_pids,
+    attach_members,
+    create_http_lb,
+    ha_flavor,
+    keepalived_running,
+    namespaces,
+    netns_stack,
+    operating_status,
+    subnet_ids,
+    timeline,
+    wait_for,
+)
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the netns network driver and keepalived need root")
 PROJECT = "p-ha"
-
-
-class Probe:
-    """GET http://<vip>:<port>/ every 50 ms from the client namespace: (time, member name or None)."""
-
-    def __init__(self, client_ns: str, vip: str, port: int) -> None:
-        self.ns, self.vip, self.port = client_ns, vip, port
-        self.results: list[tuple[float, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> Probe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        netns.join(self.ns)  # this thread only
-        deadline = time.monotonic() + 90
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self.results.append((time.monotonic(), self._get()))
-            self._stop.wait(0.05)
-
-    def _get(self) -> str | None:
-        try:
-            with socket.create_connection((self.vip, self.port), timeout=0.3) as sock:
-                sock.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
-                data = b""
-                while chunk := sock.recv(65536):
-                    data += chunk
-        except OSError:
-            return None
-        head, _, body = data.partition(b"\r\n\r\n")
-        if head.split(b" ")[1:2] != [b"200"]:
-            return None
-        return str(json.loads(body)["member"])
-
-    def ok_since(self, t: float) -> int:
-        return sum(1 for at, who in self.results if at >= t and who)
-
-
-def _addresses(ns: str) -> set[str]:
-    out = subprocess.run(["ip", "-n", ns, "-j", "addr", "show", "dev", "eth1"], capture_output=True, text=True,
-                         timeout=10, check=False).stdout
-    return {a["local"] for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
-
-
-def _wait(cond: Any, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if cond():
-            return time.monotonic() - start
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
-def _pids(amp_dir: Path) -> list[int]:
-    """keepalived (main + VRRP child) and every HAProxy process of the amphora."""
-    pids = []
-    for pid_file in [*amp_dir.rglob("haproxy.pid"), *amp_dir.rglob("keepalived.pid"), *amp_dir.rglob("vrrp.pid")]:
-        pid = process.read_pid(pid_file)
-        if pid is not None:
-            pids.append(pid)
-    for pid in list(pids):  # HAProxy workers are the master's children
-        with contextlib.suppress(OSError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            pids += [int(c) for c in children]
-    return pids
+TIMEOUT = 3.0  # heartbeat_timeout of the automatic failover test: short, so it is quick (Octavia: 60 s)
 
 
 def _diagnostics(server: OstiaServer, amps: dict[str, dict[str, Any]]) -> str:
@@ -113,77 +57,56 @@ def _diagnostics(server: OstiaServer, amps: dict[str, dict[str, Any]]) -> str:
 
 
 @pytest.fixture
-def stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any, str]]:
-    from ostia.drivers.network.netns import NetnsNetworkDriver
+def stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any]]:
+    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=0") as stack:
+        yield stack
 
-    net = random.randrange(10, 250)
-    prefix = f"ostiat{uuid.uuid4().hex[:6]}"
-    networks = f"public:public-subnet:198.18.{net}.0/24,private:private-subnet:198.19.{net}.0/24"
-    settings = ["controller_worker.network_driver=netns", f"networking.netns_prefix={prefix}",
-                f"networking.networks={networks}", f"local_compute.mgmt_cidr=127.{net}.3.0/24",
-                "house_keeping.spare_amphora_pool_size=0"]
-    conf = conf_mod.load([], {"networking": {"netns_prefix": prefix, "networks": networks}})
-    with ostia_up(tmp_path, *settings) as server:
-        db = Database(make_engine(default_url(str(tmp_path))))
-        hosts = NetnsNetworkDriver(conf, db)
-        try:
-            yield server, hosts, prefix
-        finally:
-            hosts.teardown()
-            db.engine.dispose()
+
+@pytest.fixture
+def watched_stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any]]:
+    """The health manager inside `ostia up` fails amphorae over TIMEOUT s after their last heartbeat."""
+    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=0", "health_manager.heartbeat_interval=0.5",
+                     f"health_manager.heartbeat_timeout={TIMEOUT}",
+                     "health_manager.health_check_interval=0.5") as stack:
+        yield stack
 
 
 def _amphorae(server: OstiaServer, lb_id: str) -> dict[str, dict[str, Any]]:
-    amps = server.get_json(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
-    return {a["role"]: a for a in amps if a["status"] == "ALLOCATED"}
+    return {a["role"]: a for a in allocated_amphorae(server, lb_id)}
 
 
-def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, Any, str]) -> None:
-    server, hosts, _ = stack
-    subnets = {s["name"]: s["id"] for s in server.get_json("/v2.0/subnets")["subnets"]}
+def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, Any]) -> None:
+    server, hosts = stack
+    subnets = subnet_ids(server)
     client_ns, _ = hosts.attach_host("client", subnets["public-subnet"])
-    members = []
+    members: list[Member] = []
     try:
-        for name in ("m1", "m2"):
-            ns, address = hosts.attach_host(name, subnets["private-subnet"])
-            members.append(Member(name, address, netns=ns))
-        status, fp = server.http("POST", "/v2/lbaas/flavorprofiles", {"flavorprofile": {
-            "name": "ha", "provider_name": "amphora", "flavor_data": '{"loadbalancer_topology": "ACTIVE_STANDBY"}'}})
-        assert status == 201, fp
-        status, flavor = server.http("POST", "/v2/lbaas/flavors", {"flavor": {
-            "name": "ha", "flavor_profile_id": fp["flavorprofile"]["id"]}})
-        assert status == 201, flavor
+        members = attach_members(hosts, subnets["private-subnet"])
+        flavor_id = ha_flavor(server)
         started = time.monotonic()
-        status, reply = server.http("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": {
-            "name": "ha", "vip_subnet_id": subnets["public-subnet"], "flavor_id": flavor["flavor"]["id"],
-            "listeners": [{"protocol": "HTTP", "protocol_port": 8080, "default_pool": {"name": "pool",
-                "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN", "members": [
-                    {"address": m.address, "protocol_port": m.port, "subnet_id": subnets["private-subnet"]}
-                    for m in members]}}]}}, project=PROJECT)
-        assert status == 201, reply
-        lb = server.wait_for(f"/v2/lbaas/loadbalancers/{reply['loadbalancer']['id']}", "loadbalancer", timeout=120)
+        lb = create_http_lb(server, subnets, members, PROJECT, "ha", flavor_id=flavor_id)
         print(f"\nACTIVE_STANDBY load balancer ACTIVE after {time.monotonic() - started:.1f} s")
         vip = lb["vip_address"]
         amps = _amphorae(server, lb["id"])
         assert set(amps) == {"MASTER", "BACKUP"}
         ns = {role: hosts.namespace_for(a["id"]) for role, a in amps.items()}
         try:
-            _wait(lambda: vip in _addresses(ns["MASTER"]), 15, "the MASTER to hold the VIP")
+            wait_for(lambda: vip in addresses(ns["MASTER"]), 15, "the MASTER to hold the VIP")
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n{_diagnostics(server, amps)}") from None
-        assert vip not in _addresses(ns["BACKUP"])
+        assert vip not in addresses(ns["BACKUP"])
 
         with Probe(client_ns, vip, 8080) as probe:
-            _wait(lambda: probe.ok_since(0) >= 4, 10, "traffic through the MASTER")
+            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic through the MASTER")
             assert {who for _, who in probe.results if who} == {"m1", "m2"}
             fault_at = time.monotonic()
-            pids = _pids(server.state_dir / "amphorae" / amps["MASTER"]["id"])
+            pids = amphora_pids(server.state_dir / "amphorae" / amps["MASTER"]["id"], agent=False, keepalived=True)
             assert len(pids) >= 4, pids  # keepalived x2, HAProxy master + worker
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            _wait(lambda: vip in _addresses(ns["BACKUP"]), 15, "the BACKUP to take the VIP")
-            _wait(lambda: probe.ok_since(fault_at) >= 1, 15, "traffic through the BACKUP")
+            wait_for(lambda: vip in addresses(ns["BACKUP"]), 15, "the BACKUP to take the VIP")
+            wait_for(lambda: probe.ok_since(fault_at) >= 1, 15, "traffic through the BACKUP")
             recovered = next(t for t, who in probe.results if t >= fault_at and who)
             time.sleep(2)
         failed_after = [t for t, who in probe.results if t > recovered + 0.5 and not who]
@@ -201,10 +124,100 @@ def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, An
         assert set(new) == {"MASTER", "BACKUP"} and not {a["id"] for a in new.values()} & {
             a["id"] for a in amps.values()}
         new_ns = [hosts.namespace_for(a["id"]) for a in new.values()]
-        _wait(lambda: sum(vip in _addresses(n) for n in new_ns) == 1, 15, "one new amphora to hold the VIP")
+        wait_for(lambda: sum(vip in addresses(n) for n in new_ns) == 1, 15, "one new amphora to hold the VIP")
         print(f"LB failover: ACTIVE after {time.monotonic() - started:.1f} s")
         with Probe(client_ns, vip, 8080) as probe:
-            _wait(lambda: probe.ok_since(0) >= 4, 10, "traffic after the LB failover")
+            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic after the LB failover")
+        status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
+        assert status == 204
+        server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}")
+    finally:
+        for m in members:
+            m.stop()
+
+
+def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored(
+        watched_stack: tuple[OstiaServer, Any]) -> None:
+    server, hosts = watched_stack
+    subnets = subnet_ids(server)
+    client_ns, _ = hosts.attach_host("client", subnets["public-subnet"])
+    members: list[Member] = []
+    try:
+        members = attach_members(hosts, subnets["private-subnet"])
+        lb = create_http_lb(server, subnets, members, PROJECT, "ha", flavor_id=ha_flavor(server))
+        vip = lb["vip_address"]
+        amps = _amphorae(server, lb["id"])
+        assert set(amps) == {"MASTER", "BACKUP"}
+        ns = {role: hosts.namespace_for(a["id"]) for role, a in amps.items()}
+        amp_dir = {role: server.state_dir / "amphorae" / a["id"] for role, a in amps.items()}
+        try:
+            wait_for(lambda: vip in addresses(ns["MASTER"]), 15, "the MASTER to hold the VIP")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{_diagnostics(server, amps)}") from None
+        # Both amphorae report before anything is killed: the MASTER has a health row that can go stale.
+        wait_for(lambda: operating_status(server, lb["id"]) == "ONLINE", 30,
+                 "heartbeats to make the load balancer ONLINE")
+
+        with Probe(client_ns, vip, 8080) as probe:
+            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic through the MASTER")
+            pids = amphora_pids(amp_dir["MASTER"], agent=True, keepalived=True)
+            assert len(pids) >= 5, pids  # agent, keepalived x2, HAProxy master + worker
+            fault_at = time.monotonic()
+            killed_wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: vip in addresses(ns["BACKUP"]), 15, "the BACKUP to take the VIP")
+            wait_for(lambda: probe.ok_since(fault_at) >= 1, 15, "traffic through the BACKUP")
+            _, recovered = probe.outage(fault_at)
+            try:
+                wait_for(lambda: [e["stage"] for e in timeline(server, lb["id"])] == [
+                    "DETECTED", "DECIDED", "TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"], 90, "the full timeline")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{timeline(server, lb['id'])}\n{server.log_tail()}") from None
+            restored_at = time.monotonic()
+            server.wait_for(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer", timeout=30)
+            new = _amphorae(server, lb["id"])
+            new_ns = {role: hosts.namespace_for(a["id"]) for role, a in new.items()}
+            wait_for(lambda: sum(vip in addresses(n) for n in new_ns.values()) == 1, 15,
+                     "exactly one amphora to hold the VIP")
+            holder = next(role for role, n in new_ns.items() if vip in addresses(n))
+            wait_for(lambda: probe.ok_since(restored_at) >= 20, 15,
+                     "traffic after redundancy is back")
+        before, _ = probe.outage(fault_at)
+        outage = recovered - before
+
+        # Two healthy amphorae again: the BACKUP kept its place, the replacement took the dead MASTER's role.
+        assert set(new) == {"MASTER", "BACKUP"}, new
+        assert new["BACKUP"]["id"] == amps["BACKUP"]["id"]
+        assert new["MASTER"]["id"] != amps["MASTER"]["id"] and new["MASTER"]["ha_ip"] == vip
+        assert server.http("GET", f"/v2/octavia/amphorae/{amps['MASTER']['id']}")[0] == 404  # DELETED
+        assert ns["MASTER"] not in namespaces()
+        new_dir = {role: server.state_dir / "amphorae" / a["id"] for role, a in new.items()}
+        assert all(keepalived_running(d) for d in new_dir.values())
+        # UpdateVrrp ran on both: each keepalived.conf names the other's address as its unicast peer.
+        for role, other in (("MASTER", "BACKUP"), ("BACKUP", "MASTER")):
+            (conf,) = new_dir[role].rglob("keepalived.conf")
+            text = conf.read_text()
+            assert new[other]["vrrp_ip"] in text and new[role]["vrrp_ip"] in text, (role, text)
+            assert amps["MASTER"]["vrrp_ip"] == new["MASTER"]["vrrp_ip"] or amps["MASTER"]["vrrp_ip"] not in text
+
+        # Traffic: none failed once the BACKUP served, except while the VIP moved back (if it did).
+        late = probe.failures_between(recovered + 0.5)
+        if holder == "BACKUP":
+            assert not late, f"{len(late)} failed requests after the BACKUP took over"
+        else:
+            assert not late or late[-1] - late[0] < 2.0, f"{len(late)} failed requests over {late[-1] - late[0]:.2f} s"
+        events = timeline(server, lb["id"])
+        at = {e["stage"]: dt.datetime.fromisoformat(e["at"]) for e in events}
+        detected = (at["DETECTED"] - killed_wall).total_seconds()
+        assert TIMEOUT - 0.5 <= detected <= TIMEOUT + 4, detected
+        assert events[2]["amphora_id"] == amps["BACKUP"]["id"] and events[3]["amphora_id"] == new["MASTER"]["id"]
+        print(f"\nACTIVE_STANDBY MASTER amphora SIGKILLed: BACKUP serves after {outage:.2f} s, detected after "
+              f"{detected:.2f} s (heartbeat_timeout {TIMEOUT:g} s), redundancy restored "
+              f"+{(at['REDUNDANCY_RESTORED'] - at['DECIDED']).total_seconds():.2f} s after the decision; "
+              f"VIP on the {holder}; {len(late)} failed requests after the takeover")
+
         status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
         assert status == 204
         server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}")
