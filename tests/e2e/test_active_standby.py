@@ -7,6 +7,7 @@ topology, an HTTP listener with real members in namespaces of their own, traffic
 2. Every process of the MASTER amphora SIGKILLed (agent too, so its heartbeats stop): the BACKUP serves within
    a second, the health manager finds the MASTER stale, the worker builds a replacement with its role, runs
    UpdateVrrp on both, and the load balancer is back to two healthy amphorae, traffic flowing all along.
+   Then the amphora holding the VIP is killed the same way: the replacement takes over, and is backed again.
 Outages are printed (pytest -s).
 """
 
@@ -217,6 +218,29 @@ def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored
               f"{detected:.2f} s (heartbeat_timeout {TIMEOUT:g} s), redundancy restored "
               f"+{(at['REDUNDANCY_RESTORED'] - at['DECIDED']).total_seconds():.2f} s after the decision; "
               f"VIP on the {holder}; {len(late)} failed requests after the takeover")
+
+        # Redundancy is real: the replacement takes over when the amphora holding the VIP dies in turn, and
+        # the health manager replaces that one as well (with its role).
+        survivor = new[holder]
+        with Probe(client_ns, vip, 8080, limit=60) as probe:
+            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic before the second kill")
+            second_at = time.monotonic()
+            for pid in amphora_pids(new_dir[holder], agent=True, keepalived=True):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            other = "BACKUP" if holder == "MASTER" else "MASTER"
+            wait_for(lambda: vip in addresses(new_ns[other]), 15, f"the replacement ({other}) to take the VIP")
+            wait_for(lambda: probe.ok_since(second_at) >= 1, 15, "traffic through the replacement")
+            wait_for(lambda: [e["stage"] for e in timeline(server, lb["id"])].count("REDUNDANCY_RESTORED") == 2,
+                     90, "the second failover")
+        before, after = probe.outage(second_at)
+        assert after - before < 5.0
+        server.wait_for(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer", timeout=30)
+        third = _amphorae(server, lb["id"])
+        assert set(third) == {"MASTER", "BACKUP"} and survivor["id"] not in {a["id"] for a in third.values()}
+        assert third[other]["id"] == new[other]["id"]
+        print(f"then the {holder} holding the VIP SIGKILLed: the replacement serves after {after - before:.2f} s, "
+              f"and is replaced in turn")
 
         status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
         assert status == 204
