@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import select
 import socket
 import threading
 import time
@@ -131,7 +132,7 @@ class Receiver:
         return kernel_drops(self.address[1])
 
     def start(self) -> None:
-        self.sock.settimeout(0.2)  # how fast stop() is noticed
+        self.sock.setblocking(False)
         self._thread = threading.Thread(target=self._run, name="hm-receiver", daemon=True)
         self._thread.start()
 
@@ -142,11 +143,17 @@ class Receiver:
         self.sock.close()
 
     def _run(self) -> None:
+        # Every socket call gives the GIL up, and while the updater computes it takes a switch interval to get it
+        # back. A socket with a timeout costs two calls per datagram (poll, then recvfrom): here, while datagrams
+        # are queued, one recvfrom each; poll only once the socket is empty (its timeout: how fast stop() is seen).
         recv = self.sock.recvfrom
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
         while not self._stop.is_set():
             try:
                 packet, addr = recv(heartbeat.MAX_PACKET)
-            except TimeoutError:
+            except BlockingIOError:
+                poller.poll(200)
                 continue
             except OSError as exc:
                 if self._stop.is_set():

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from typing import Any
 
@@ -39,7 +40,7 @@ def upsert_health(session: Session, dialect: str, rows: list[dict[str, Any]]) ->
     if not rows:
         return
     if dialect == "postgresql":
-        session.connection().execute(_PG_HEALTH_UPSERT, _json_rows(rows))
+        session.connection().execute(_PG_HEALTH_UPSERT, _json_rows(rows, _HEALTH_KEYS))
         return
     values = [{"amphora_id": r["b_id"], "last_update": r["b_last"], "seq": r["b_seq"],
                "applied_config_hash": r["b_hash"], "busy": False} for r in sorted(rows, key=lambda r: r["b_id"])]
@@ -62,7 +63,7 @@ def update_health(session: Session, dialect: str, rows: list[dict[str, Any]], re
     if not rows:
         return
     if dialect == "postgresql":
-        session.connection().execute(_PG_HEALTH_REFRESH if refresh else _PG_HEALTH_SEQ, _json_rows(rows))
+        session.connection().execute(_PG_HEALTH_REFRESH if refresh else _PG_HEALTH_SEQ, _json_rows(rows, _HEALTH_KEYS))
         return
     values: dict[str, Any] = {"seq": _greatest(dialect, HEALTH.c.seq, bindparam("b_seq")),
                               "applied_config_hash": bindparam("b_hash")}
@@ -77,7 +78,7 @@ def add_listener_stats(session: Session, dialect: str, rows: list[dict[str, Any]
     if not rows:
         return
     if dialect == "postgresql":
-        session.connection().execute(_PG_STATS_UPSERT, _json_rows(rows))
+        session.connection().execute(_PG_STATS_UPSERT, _json_rows(rows, _STATS_KEYS))
         return
     ins = _insert(dialect, STATS)
     if dialect in ("mysql", "mariadb"):
@@ -92,10 +93,36 @@ def add_listener_stats(session: Session, dialect: str, rows: list[dict[str, Any]
     session.execute(stmt, rows)
 
 
-# -- PostgreSQL: one statement per batch with the rows as ONE JSON parameter (json_to_recordset): no per-row
-# protocol round trips, and psycopg's text array dumping (a regex per element) is avoided ---------------------
-_HEALTH_ROWS = ("json_to_recordset(CAST(:rows AS json)) AS v(b_id varchar, b_last timestamp, b_seq bigint, "
-                "b_hash varchar)")
+def set_operating_statuses(session: Session, table: Any, changes: dict[str, str]) -> None:
+    """changes: object id -> new operating_status, for one of the load_balancer/listener/pool/member tables."""
+    if not changes:
+        return
+    conn = session.connection()  # Core, not ORM, statements: a third of the cost
+    by_status: dict[str, list[str]] = {}
+    for obj_id, status in changes.items():
+        by_status.setdefault(status, []).append(obj_id)
+    for status in sorted(by_status):
+        ids = sorted(by_status[status])  # one lock order for every writer
+        if conn.dialect.name == "postgresql":
+            # One statement text whatever the number of ids (an expanding IN is rendered and parsed anew each time).
+            conn.execute(_pg_set_status(table.name), {"status": status, "ids": json.dumps(ids)})
+            continue
+        for i in range(0, len(ids), 1000):
+            conn.execute(update(table).where(table.c.id.in_(ids[i:i + 1000])).values(operating_status=status))
+
+
+@functools.cache
+def _pg_set_status(table: str) -> Any:
+    return text(f"UPDATE {table} SET operating_status = :status "
+                "WHERE id IN (SELECT json_array_elements_text(CAST(:ids AS json)))")
+
+
+# -- PostgreSQL: one statement per batch with the rows as ONE JSON parameter, an array of arrays (half the cost
+# of encoding objects): no per-row protocol round trips, and psycopg's text array dumping (a regex per element)
+# is avoided ---------------------------------------------------------------------------------------------------
+_HEALTH_KEYS = ("b_id", "b_last", "b_seq", "b_hash")
+_HEALTH_ROWS = ("(SELECT r->>0 AS b_id, CAST(r->>1 AS timestamp) AS b_last, CAST(r->>2 AS bigint) AS b_seq, "
+                "r->>3 AS b_hash FROM json_array_elements(CAST(:rows AS json)) AS r) AS v")
 _PG_HEALTH_UPSERT = text(f"""
 INSERT INTO amphora_health (amphora_id, last_update, seq, applied_config_hash, busy)
 SELECT v.b_id, v.b_last, v.b_seq, v.b_hash, false FROM {_HEALTH_ROWS} ORDER BY v.b_id
@@ -111,14 +138,15 @@ _PG_HEALTH_REFRESH = text(_PG_HEALTH_UPDATE.format(
     refresh=", last_update = GREATEST(h.last_update, v.b_last)", rows=_HEALTH_ROWS))
 _PG_HEALTH_SEQ = text(_PG_HEALTH_UPDATE.format(refresh="", rows=_HEALTH_ROWS))
 
+_STATS_KEYS = ("listener_id", "amphora_id", "bytes_in", "bytes_out", "total_connections", "request_errors",
+               "active_connections")
 _PG_STATS_UPSERT = text("""
 INSERT INTO listener_statistics (listener_id, amphora_id, bytes_in, bytes_out, total_connections, request_errors,
                                  active_connections)
-SELECT v.listener_id, v.amphora_id, v.bytes_in, v.bytes_out, v.total_connections, v.request_errors,
-       v.active_connections
-FROM json_to_recordset(CAST(:rows AS json)) AS v(listener_id varchar, amphora_id varchar, bytes_in bigint,
-     bytes_out bigint, total_connections bigint, request_errors bigint, active_connections int)
-ORDER BY v.listener_id, v.amphora_id
+SELECT r->>0, r->>1, CAST(r->>2 AS bigint), CAST(r->>3 AS bigint), CAST(r->>4 AS bigint), CAST(r->>5 AS bigint),
+       CAST(r->>6 AS int)
+FROM json_array_elements(CAST(:rows AS json)) AS r
+ORDER BY 1, 2
 ON CONFLICT (listener_id, amphora_id) DO UPDATE SET
     bytes_in = listener_statistics.bytes_in + excluded.bytes_in,
     bytes_out = listener_statistics.bytes_out + excluded.bytes_out,
@@ -127,8 +155,8 @@ ON CONFLICT (listener_id, amphora_id) DO UPDATE SET
     active_connections = excluded.active_connections""")
 
 
-def _json_rows(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {"rows": json.dumps(rows, default=_iso, separators=(",", ":"))}
+def _json_rows(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, str]:
+    return {"rows": json.dumps([[r[k] for k in keys] for r in rows], default=_iso, separators=(",", ":"))}
 
 
 def _iso(value: Any) -> str:
