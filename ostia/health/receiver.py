@@ -24,6 +24,7 @@ LOG = logging.getLogger(__name__)
 # commit) must queue in the kernel, not be dropped: 8 MiB holds ~40,000 typical heartbeats.
 DEFAULT_RCVBUF = 8 * 1024 * 1024
 _MAX_LOGGED_SOURCES = 4096
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 class Counters:
@@ -65,12 +66,17 @@ class Beat:
 
 
 def _well_formed(message: Mapping[str, Any]) -> bool:
+    # Plain loops: this runs for every datagram, and generators in all() cost twice as much.
     listeners, pools = message.get("listeners", {}), message.get("pools", {})
     if not isinstance(listeners, dict) or not isinstance(pools, dict):
         return False
-    if not all(isinstance(v, dict) for v in listeners.values()):
-        return False
-    return all(isinstance(v, dict) and isinstance(v.get("members", {}), dict) for v in pools.values())
+    for listener in listeners.values():
+        if not isinstance(listener, dict):
+            return False
+    for pool in pools.values():
+        if not isinstance(pool, dict) or not isinstance(pool.get("members", {}), dict):
+            return False
+    return True
 
 
 def bind_socket(ip: str, port: int, rcvbuf: int) -> socket.socket:
@@ -183,7 +189,7 @@ class Receiver:
             self._reject("replayed", source, f"amp={amp_id} seq={seq} already seen")
             return
         self.highest_seq[amp_id] = seq
-        received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        received_at = _EPOCH + dt.timedelta(seconds=time.time())  # naive UTC, half the cost of now(UTC)
         self.sink(Beat(amp_id, seq, message, recv_time, received_at, source))
 
     def _reject(self, reason: str, source: str, detail: str) -> None:

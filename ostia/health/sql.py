@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import operator
 from typing import Any
 
 from sqlalchemy import bindparam, func, text, update
@@ -156,7 +157,7 @@ ON CONFLICT (listener_id, amphora_id) DO UPDATE SET
 
 
 def _json_rows(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, str]:
-    return {"rows": json.dumps([[r[k] for k in keys] for r in rows], default=_iso, separators=(",", ":"))}
+    return {"rows": json.dumps(list(map(operator.itemgetter(*keys), rows)), default=_iso, separators=(",", ":"))}
 
 
 def _iso(value: Any) -> str:

@@ -123,14 +123,8 @@ class Updater:
         return done
 
     def _take(self) -> list[Beat]:
-        batch: list[Beat] = []
-        pop = self._queue.popleft
-        try:
-            for _ in range(self.max_batch):
-                batch.append(pop())
-        except IndexError:
-            pass
-        return batch
+        pop = self._queue.popleft  # one taker at a time (_busy): len() is a lower bound while beats arrive
+        return [pop() for _ in range(min(len(self._queue), self.max_batch))]
 
     def _run(self) -> None:
         while True:

@@ -258,6 +258,41 @@ def test_a_second_health_manager_drops_what_the_database_has_seen(api: Api, ctl:
     assert lb.statuses()["l0"] == "ONLINE"
 
 
+def test_what_another_health_manager_wrote_is_not_hidden_by_the_cached_tree(api: Api, ctl: Any,
+                                                                            sender: Sender) -> None:
+    # Amphorae send round-robin to every health manager: a beat repeating the statuses this one processed last
+    # must still correct what another one wrote in between (its newer health seq invalidates the cached tree).
+    lb = Lb(api, ctl)
+    m0, m1 = lb.members[lb.pools[0]]
+    sender.send(lb.message())
+    other = HealthManager(ctl.db, bind_ip="127.0.0.1", bind_port=0, heartbeat_key=KEY, heartbeat_interval=5.0)
+    other.start()
+    try:
+        second = Sender(other)
+        # DRAIN: the LB row stays as it was, so only the amphora's health seq tells that something changed.
+        second.send(lb.message(pools={lb.pool_key(0): {"status": "UP", "members": {m0: "DRAIN", m1: "UP"}}}))
+        second.sock.close()
+    finally:
+        other.stop()
+    st = lb.statuses()
+    assert (st["lb"], st["p0"], st["m00"]) == ("ONLINE", "ONLINE", "DRAINING")
+    sender.send(lb.message())
+    assert lb.statuses()["m00"] == "ONLINE"
+
+
+def test_a_load_balancer_changed_through_the_api_is_read_again(api: Api, ctl: Any, sender: Sender) -> None:
+    lb = Lb(api, ctl)
+    sender.send(lb.message())
+    hits = sender.hm.updater.trees.hits
+    sender.send(lb.message())
+    assert sender.hm.updater.trees.hits == hits + 1  # nothing changed: the cached tree served
+    resp = api.put(f"/v2/lbaas/loadbalancers/{lb.id}", {"loadbalancer": {"admin_state_up": False}})
+    assert resp.status_code == 200, resp.text
+    api.wait_lb(lb.id)
+    sender.send(lb.message())  # the same statuses again, but the LB row changed: read and rolled up anew
+    assert lb.statuses()["lb"] == "OFFLINE"
+
+
 def test_unknown_amphora_is_ignored(api: Api, ctl: Any, sender: Sender) -> None:
     before = sender.hm.counters.get("unknown_amphora")
     sender.send({"id": "00000000-0000-0000-0000-00000000dead", "seq": next(SEQ), "ver": 3, "listeners": {},
