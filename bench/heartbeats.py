@@ -200,6 +200,8 @@ def one_round(url: str, state: str, trees_file: str, rate: int, seconds: float, 
             "batch_p99_ms": round(1000 * m.get("batch_seconds_p99", 0), 1),
             "batch_max_ms": round(1000 * m.get("batch_seconds_max", 0), 1),
             "batch_size_mean": m.get("batch_size_mean"), "packet_bytes": sender["bytes"],
+            "tree_cache_hit_pct": round(100 * m.get("tree_cache_hits", 0)
+                                        / max(1, m.get("tree_cache_hits", 0) + m.get("tree_cache_misses", 0)), 1),
             "hm_cpu_s": round(cpu, 1), "round_wall_s": round(wall, 1),
             "ok": lost == 0 and not problems}
 

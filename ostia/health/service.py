@@ -109,6 +109,7 @@ class HealthManager:
         out: dict[str, Any] = dict(self.counters.snapshot())
         out["queue_depth"] = self.updater.queue_depth
         out["kernel_drops"] = self.receiver.kernel_drops()
+        out["tree_cache_hits"], out["tree_cache_misses"] = self.updater.trees.hits, self.updater.trees.misses
         times = sorted(self.updater.commit_seconds)
         sizes = list(self.updater.batch_sizes)
         if times:
