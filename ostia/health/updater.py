@@ -194,7 +194,7 @@ class Updater:
 
     def apply(self, session: Session, beats: list[Beat]) -> BatchResult:
         """Everything one batch writes, in the caller's transaction (a caller whose transaction fails must call
-        `self.trees.clear()`; _apply_batch does)."""
+        `self.trees.clear()`; _commit does)."""
         dialect = session.get_bind().dialect.name
         now = time.monotonic()
         by_amp: dict[str, list[Beat]] = collections.defaultdict(list)
@@ -202,7 +202,7 @@ class Updater:
             by_amp[beat.amphora_id].append(beat)
         if dialect == "postgresql":
             # psycopg prepares a statement from its 5th run on, and PostgreSQL then switches to a generic plan,
-            # which cannot see how many ids `= ANY(:ids)` has: 6x slower for the amphorae read. Plan each one.
+            # which cannot see how many ids a batch has: 6x slower for the amphorae read. Plan each one.
             session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         amps, lbs = reads.amphorae(session.connection(), list(by_amp))
         trees = self._current_trees(session, amps, lbs, now)
