@@ -13,10 +13,8 @@ Outages are printed (pytest -s).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,20 +25,25 @@ import pytest
 from tests.e2e.conftest import OstiaServer
 from tests.support.backends import Member
 from tests.support.failover import (
+    FULL_TIMELINE,
     Probe,
     addresses,
     allocated_amphorae,
     amphora_pids,
     attach_members,
     create_http_lb,
+    delete_lb,
     ha_flavor,
     keepalived_running,
+    kill_all,
     namespaces,
     netns_stack,
     operating_status,
+    stages,
     subnet_ids,
     timeline,
     wait_for,
+    watched_settings,
 )
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the netns network driver and keepalived need root")
@@ -66,9 +69,7 @@ def stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any]]:
 @pytest.fixture
 def watched_stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any]]:
     """The health manager inside `ostia up` fails amphorae over TIMEOUT s after their last heartbeat."""
-    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=0", "health_manager.heartbeat_interval=0.5",
-                     f"health_manager.heartbeat_timeout={TIMEOUT}",
-                     "health_manager.health_check_interval=0.5") as stack:
+    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=0", *watched_settings(TIMEOUT)) as stack:
         yield stack
 
 
@@ -103,9 +104,7 @@ def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, An
             fault_at = time.monotonic()
             pids = amphora_pids(server.state_dir / "amphorae" / amps["MASTER"]["id"], agent=False, keepalived=True)
             assert len(pids) >= 4, pids  # keepalived x2, HAProxy master + worker
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            kill_all(pids)
             wait_for(lambda: vip in addresses(ns["BACKUP"]), 15, "the BACKUP to take the VIP")
             wait_for(lambda: probe.ok_since(fault_at) >= 1, 15, "traffic through the BACKUP")
             recovered = next(t for t, who in probe.results if t >= fault_at and who)
@@ -129,9 +128,7 @@ def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, An
         print(f"LB failover: ACTIVE after {time.monotonic() - started:.1f} s")
         with Probe(client_ns, vip, 8080) as probe:
             wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic after the LB failover")
-        status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
-        assert status == 204
-        server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}")
+        delete_lb(server, lb["id"], PROJECT)
     finally:
         for m in members:
             m.stop()
@@ -165,15 +162,12 @@ def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored
             assert len(pids) >= 5, pids  # agent, keepalived x2, HAProxy master + worker
             fault_at = time.monotonic()
             killed_wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            kill_all(pids)
             wait_for(lambda: vip in addresses(ns["BACKUP"]), 15, "the BACKUP to take the VIP")
             wait_for(lambda: probe.ok_since(fault_at) >= 1, 15, "traffic through the BACKUP")
             _, recovered = probe.outage(fault_at)
             try:
-                wait_for(lambda: [e["stage"] for e in timeline(server, lb["id"])] == [
-                    "DETECTED", "DECIDED", "TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"], 90, "the full timeline")
+                wait_for(lambda: stages(server, lb["id"]) == FULL_TIMELINE, 90, "the full timeline")
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{timeline(server, lb['id'])}\n{server.log_tail()}") from None
             restored_at = time.monotonic()
@@ -225,13 +219,11 @@ def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored
         with Probe(client_ns, vip, 8080, limit=60) as probe:
             wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic before the second kill")
             second_at = time.monotonic()
-            for pid in amphora_pids(new_dir[holder], agent=True, keepalived=True):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            kill_all(amphora_pids(new_dir[holder], agent=True, keepalived=True))
             other = "BACKUP" if holder == "MASTER" else "MASTER"
             wait_for(lambda: vip in addresses(new_ns[other]), 15, f"the replacement ({other}) to take the VIP")
             wait_for(lambda: probe.ok_since(second_at) >= 1, 15, "traffic through the replacement")
-            wait_for(lambda: [e["stage"] for e in timeline(server, lb["id"])].count("REDUNDANCY_RESTORED") == 2,
+            wait_for(lambda: stages(server, lb["id"]).count("REDUNDANCY_RESTORED") == 2,
                      90, "the second failover")
         before, after = probe.outage(second_at)
         assert after - before < 5.0
@@ -242,9 +234,7 @@ def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored
         print(f"then the {holder} holding the VIP SIGKILLed: the replacement serves after {after - before:.2f} s, "
               f"and is replaced in turn")
 
-        status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
-        assert status == 204
-        server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}")
+        delete_lb(server, lb["id"], PROJECT)
     finally:
         for m in members:
             m.stop()

@@ -11,11 +11,9 @@ service ~0.7 s after the decision; what the client sees is longer, bounded by it
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,17 +25,22 @@ import pytest
 from tests.e2e.conftest import OSTIA, OstiaServer
 from tests.support.backends import Member
 from tests.support.failover import (
+    FULL_TIMELINE,
     Probe,
     allocated_amphorae,
     amphora_pids,
     attach_members,
     create_http_lb,
+    delete_lb,
+    kill_all,
     namespaces,
     netns_stack,
     operating_status,
+    stages,
     subnet_ids,
     timeline,
     wait_for,
+    watched_settings,
 )
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the netns network driver needs root")
@@ -47,9 +50,7 @@ TIMEOUT = 3.0  # heartbeat_timeout: short, so the test is quick (Octavia: 60 s)
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[OstiaServer, Any]]:
-    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=1", "health_manager.heartbeat_interval=0.5",
-                     f"health_manager.heartbeat_timeout={TIMEOUT}",
-                     "health_manager.health_check_interval=0.5") as stack:
+    with netns_stack(tmp_path, "house_keeping.spare_amphora_pool_size=1", *watched_settings(TIMEOUT)) as stack:
         yield stack
 
 
@@ -79,9 +80,7 @@ def test_killed_single_amphora_is_replaced_by_the_spare_and_the_vip_serves_again
             assert len(pids) >= 3, pids  # agent, HAProxy master and worker
             fault_at = time.monotonic()
             killed_wall = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            kill_all(pids)
             try:
                 # The replacement's VIP NIC has another MAC: its agent's gratuitous ARPs move the client over
                 # (without them the client would wait for its neighbour entry to age out, 30-55 s).
@@ -107,8 +106,7 @@ def test_killed_single_amphora_is_replaced_by_the_spare_and_the_vip_serves_again
         assert server.http("GET", f"/v2/octavia/amphorae/{old['id']}")[0] == 404  # DELETED
         assert old_ns not in namespaces()  # the dead amphora's VIP NIC went with its namespace
 
-        wait_for(lambda: [e["stage"] for e in timeline(server, lb["id"])] == [
-            "DETECTED", "DECIDED", "TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"], 30, "the full timeline")
+        wait_for(lambda: stages(server, lb["id"]) == FULL_TIMELINE, 30, "the full timeline")
         events = timeline(server, lb["id"])
         at = {e["stage"]: dt.datetime.fromisoformat(e["at"]) for e in events}
         detected = (at["DETECTED"] - killed_wall).total_seconds()
@@ -126,9 +124,7 @@ def test_killed_single_amphora_is_replaced_by_the_spare_and_the_vip_serves_again
         assert out.returncode == 0, out.stderr
         assert "REDUNDANCY_RESTORED" in out.stdout and new["id"] in out.stdout
 
-        status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
-        assert status == 204
-        server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}")
+        delete_lb(server, lb["id"], PROJECT)
     finally:
         for m in members:
             m.stop()

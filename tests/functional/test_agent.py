@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import socket
 import ssl
 import subprocess
@@ -22,17 +21,8 @@ from ostia.agent import procs, stats
 from ostia.agent.haproxy import ProcInfo, parse_show_proc
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.certificates.tls import client_context
-from tests.support.agent import Agent, backend_haproxy, lb_config, master_pid, running_agent, short_tmpdir
+from tests.support.agent import Agent, backend_haproxy, lb_config, master_pid, running_agent
 from tests.support.processes import free_port
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = short_tmpdir()
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ The agent is pointed at sockets this test binds on 127.0.0.1; every beat is deco
 from __future__ import annotations
 
 import hashlib
-import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,17 +18,8 @@ import pytest
 from ostia import heartbeat, process
 from ostia.agent import stats
 from tests.functional.heartbeat_support import INTERVAL, Receiver, heartbeat_agent, running
-from tests.support.agent import Agent, backend_haproxy, short_tmpdir
+from tests.support.agent import Agent, backend_haproxy
 from tests.support.processes import free_port
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = short_tmpdir()
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

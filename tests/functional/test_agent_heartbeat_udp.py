@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.functional.heartbeat_support import Receiver, heartbeat_agent, running
 from tests.functional.udp_support import EchoServer, member, spec, udp_port, unique_net
-from tests.support.agent import short_tmpdir
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    path = short_tmpdir()
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_udp_listener_pool_and_member_states_with_zero_stats(workdir: Path) -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +12,7 @@ from tests.functional.udp_support import (
     EchoServer,
     HealthHttp,
     TcpListener,
+    agent_fixture,  # noqa: F401 (the `agent` fixture)
     answers,
     member,
     running,
@@ -25,15 +24,6 @@ from tests.functional.udp_support import (
 
 DELAY, FALL, RISE = 1, 2, 2
 SLACK = 3.0  # scheduling on 2 shared cores, the reload itself
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    a = Agent(tmp_path)
-    try:
-        yield a
-    finally:
-        a.close()
 
 
 def _monitor(kind: str, **extra: Any) -> dict[str, Any]:

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ostia.agent.udp import UdpService
-from tests.functional.udp_support import Agent, EchoServer, answers, member, running, spec, udp_port, unique_net
-
-
-@pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    a = Agent(tmp_path)
-    try:
-        yield a
-    finally:
-        a.close()
+from tests.functional.udp_support import (
+    Agent,
+    EchoServer,
+    agent_fixture,  # noqa: F401 (the `agent` fixture)
+    answers,
+    member,
+    running,
+    spec,
+    udp_port,
+    unique_net,
+)
 
 
 @pytest.fixture

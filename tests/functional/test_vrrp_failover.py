@@ -17,9 +17,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,12 +25,13 @@ from pathlib import Path
 
 import pytest
 
-from ostia import netns, process
+from ostia import process
 from ostia.agent import procs
 from ostia.agent.haproxy import parse_show_proc
 from ostia.domain.vrrp import CHECK_SCRIPT, VrrpSpec, auth_pass_for, vrrp_id_for
 from ostia.render.keepalived import render_keepalived
 from tests.support.agent import Agent, running_agent, short_tmpdir
+from tests.support.failover import Probe
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and keepalived need root")
@@ -124,8 +123,9 @@ def _bring_up(pair: tuple[Agent, Agent], net: Net, version: int = 3, advert: flo
     """Plug, HAProxy and keepalived on both amphorae, as the worker's create flow does; returns (lb, port)."""
     lb_id, port = str(uuid.uuid4()), free_port()
     for i, agent in enumerate(pair):
-        body = {"subnet_cidr": SUBNET, "gateway": None, "mac_address": _mac(net.amps[i], "tmpvip"), "mtu": None,
-                "vrrp_ip": VRRP_IPS[i], "host_routes": [], "additional_vips": []}
+        body: dict[str, object] = {"subnet_cidr": SUBNET, "gateway": None, "mtu": None,
+                                   "mac_address": _mac(net.amps[i], "tmpvip"),
+                                   "vrrp_ip": VRRP_IPS[i], "host_routes": [], "additional_vips": []}
         assert agent.post(f"/1.0/plug/vip/{VIP}", json=body).status_code == 202
         assert VIP not in _addresses(net.amps[i])  # keepalived's to add, not the plug's
         r = agent.put(f"/1.0/loadbalancer/{agent.amphora_id}/{lb_id}/haproxy", content=_haproxy_cfg(agent, lb_id, port))
@@ -144,47 +144,14 @@ def _bring_up(pair: tuple[Agent, Agent], net: Net, version: int = 3, advert: flo
     return lb_id, port
 
 
-class Probe:
-    """GET http://VIP:port/ every 50 ms from the client namespace; records (time, amphora id or None)."""
+def _amphora_id(body: bytes) -> str:
+    """HAProxy on each amphora answers with its amphora id."""
+    return body.decode()
 
-    def __init__(self, client_ns: str, port: int) -> None:
-        self.ns, self.port = client_ns, port
-        self.results: list[tuple[float, str | None]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> Probe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        netns.join(self.ns)  # this thread only
-        deadline = time.monotonic() + 60  # bounded whatever the test does
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            self.results.append((time.monotonic(), self._get()))
-            self._stop.wait(0.05)
-
-    def _get(self) -> str | None:
-        try:
-            with socket.create_connection((VIP, self.port), timeout=0.3) as sock:
-                sock.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")
-                data = b""
-                while chunk := sock.recv(4096):
-                    data += chunk
-        except OSError:
-            return None
-        head, _, body = data.partition(b"\r\n\r\n")
-        return body.decode() if head.startswith(b"HTTP/1.0 200") or head.startswith(b"HTTP/1.1 200") else None
-
-    def served_by(self, amphora_id: str, after: float) -> float | None:
-        return next((t for t, who in self.results if t >= after and who == amphora_id), None)
-
-    def failures(self, after: float) -> int:
-        return sum(1 for t, who in self.results if t >= after and who is None)
+def _probe(client_ns: str, port: int) -> Probe:
+    """GET http://VIP:port/ every 50 ms from the client namespace (at most 60 s); records (time, amphora id)."""
+    return Probe(client_ns, VIP, port, limit=60, who=_amphora_id)
 
 
 def _haproxy_pids(agent: Agent, lb_id: str) -> list[int]:
@@ -220,7 +187,7 @@ def test_sigkill_of_the_master_moves_the_vip_and_a_restarted_agent_drops_the_sta
         pair: tuple[Agent, Agent], net: Net, version: int, advert: float) -> None:
     a1, a2 = pair
     lb_id, port = _bring_up(pair, net, version, advert)
-    with Probe(net.client, port) as probe:
+    with _probe(net.client, port) as probe:
         _wait(lambda: probe.served_by(a1.amphora_id, 0) is not None, 5, "the MASTER to serve")
         time.sleep(0.5)
         fault_at = time.monotonic()
@@ -230,7 +197,7 @@ def test_sigkill_of_the_master_moves_the_vip_and_a_restarted_agent_drops_the_sta
     outage = _outage(probe, fault_at, a2.amphora_id, a1.amphora_id)
     after = [who for t, who in probe.results if t > fault_at + outage + 0.5]
     print(f"VRRPv{version} advert_int {advert}: master SIGKILLed → BACKUP serves after {outage:.2f} s "
-          f"({probe.failures(fault_at)} failed probes of {len(probe.results)})")
+          f"({len(probe.failures_between(fault_at))} failed probes of {len(probe.results)})")
     assert outage < (2.5 if version == 3 else 6.0)
     assert after and set(after) == {a2.amphora_id}  # only the new MASTER answers from then on
     assert VIP in _addresses(net.amps[1])
@@ -248,7 +215,7 @@ def test_dead_haproxy_on_the_master_hands_the_vip_over(pair: tuple[Agent, Agent]
     lb_id, port = _bring_up(pair, net)
     check = a1.base_path / CHECK_SCRIPT
     assert subprocess.run(["ip", "netns", "exec", net.amps[0], str(check)], timeout=10).returncode == 0
-    with Probe(net.client, port) as probe:
+    with _probe(net.client, port) as probe:
         _wait(lambda: probe.served_by(a1.amphora_id, 0) is not None, 5, "the MASTER to serve")
         fault_at = time.monotonic()
         _kill(_haproxy_pids(a1, lb_id))  # keepalived lives: its track script must notice
@@ -270,8 +237,9 @@ def test_a_keepalived_config_that_fails_its_test_is_refused(pair: tuple[Agent, A
     a1, _ = pair
     lb_id = str(uuid.uuid4())
     good = render_keepalived(_spec(a1, lb_id, 0, 3, 0.2))
-    body = {"subnet_cidr": SUBNET, "gateway": None, "mac_address": _mac(net.amps[0], "tmpvip"), "mtu": None,
-            "vrrp_ip": VRRP_IPS[0], "host_routes": [], "additional_vips": []}
+    body: dict[str, object] = {"subnet_cidr": SUBNET, "gateway": None, "mtu": None,
+                               "mac_address": _mac(net.amps[0], "tmpvip"),
+                               "vrrp_ip": VRRP_IPS[0], "host_routes": [], "additional_vips": []}
     assert a1.post(f"/1.0/plug/vip/{VIP}", json=body).status_code == 202
     assert a1.put("/1.0/vrrp/upload", content=good).status_code == 200
     bad = good.replace("interface eth1", "interface eth9")  # exists nowhere in the namespace
@@ -287,7 +255,7 @@ def test_update_vrrp_again_reloads_without_moving_the_vip(pair: tuple[Agent, Age
     a1, a2 = pair
     lb_id, port = _bring_up(pair, net)
     pids = [_keepalived_pids(a)[0] for a in pair]
-    with Probe(net.client, port) as probe:
+    with _probe(net.client, port) as probe:
         _wait(lambda: probe.served_by(a1.amphora_id, 0) is not None, 5, "the MASTER to serve")
         since = time.monotonic()
         for i, agent in enumerate(pair):
@@ -295,7 +263,7 @@ def test_update_vrrp_again_reloads_without_moving_the_vip(pair: tuple[Agent, Age
             assert agent.put("/1.0/vrrp/upload", content=conf).status_code == 200
             assert agent.put("/1.0/vrrp/start").json()["details"] == "keepalived reloaded"
         time.sleep(2)
-    assert probe.failures(since) == 0
+    assert len(probe.failures_between(since)) == 0
     assert {who for t, who in probe.results if t >= since} == {a1.amphora_id}
     assert [_keepalived_pids(a)[0] for a in pair] == pids  # reloaded in place
     assert VIP in _addresses(net.amps[0]) and VIP not in _addresses(net.amps[1])

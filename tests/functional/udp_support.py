@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -185,6 +186,16 @@ class Agent:
         for directory in root.iterdir() if root.is_dir() else []:
             self.service.delete(directory.name)
         self.client.close()
+
+
+@pytest.fixture(name="agent")
+def agent_fixture(tmp_path: Path) -> Iterator[Agent]:
+    """The `agent` fixture of the UDP tests (import agent_fixture to use it): an Agent on tmp_path, closed after."""
+    a = Agent(tmp_path)
+    try:
+        yield a
+    finally:
+        a.close()
 
 
 @contextlib.contextmanager

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import random
+import signal
 import socket
 import subprocess
 import threading
@@ -30,12 +32,22 @@ from tests.e2e.conftest import OstiaServer, ostia_up
 from tests.support.backends import Member
 
 
+def member_of(body: bytes) -> str | None:
+    """Who answered, for backends of tests.support.backends: the JSON body's "member"."""
+    try:
+        return str(json.loads(body)["member"])
+    except (ValueError, KeyError):
+        return None
+
+
 class Probe:
     """GET http://<vip>:<port>/ every 50 ms from the client namespace, for at most `limit` seconds:
-    `results` holds (monotonic time, member name or None for a failed request)."""
+    `results` holds (monotonic time, who answered or None for a failed request); `who` reads the answerer
+    from a 200 response's body (default: the member name of tests.support.backends)."""
 
-    def __init__(self, client_ns: str, vip: str, port: int, limit: float = 120.0) -> None:
-        self.ns, self.vip, self.port, self.limit = client_ns, vip, port, limit
+    def __init__(self, client_ns: str, vip: str, port: int, limit: float = 120.0,
+                 who: Callable[[bytes], str | None] = member_of) -> None:
+        self.ns, self.vip, self.port, self.limit, self.who = client_ns, vip, port, limit, who
         self.results: list[tuple[float, str | None]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -68,16 +80,17 @@ class Probe:
         head, _, body = data.partition(b"\r\n\r\n")
         if head.split(b" ")[1:2] != [b"200"]:
             return None
-        try:
-            return str(json.loads(body)["member"])
-        except (ValueError, KeyError):
-            return None
+        return self.who(body)
 
     def ok_since(self, t: float) -> int:
         return sum(1 for at, who in list(self.results) if at >= t and who)
 
     def failures_between(self, start: float, end: float = float("inf")) -> list[float]:
         return [at for at, who in list(self.results) if start <= at <= end and not who]
+
+    def served_by(self, who: str, after: float) -> float | None:
+        """When `who` first answered at or after `after` (None: not yet)."""
+        return next((at for at, w in list(self.results) if at >= after and w == who), None)
 
     def outage(self, fault_at: float) -> tuple[float, float]:
         """(last success before the fault, first success after it): the client's view of the outage."""
@@ -115,6 +128,13 @@ def amphora_pids(amp_dir: Path, agent: bool = True, keepalived: bool = False) ->
             pids += [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
                      if int(c) not in pids]
     return pids
+
+
+def kill_all(pids: list[int]) -> None:
+    """SIGKILL every one of `pids` (one already gone is fine)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def keepalived_running(amp_dir: Path) -> bool:
@@ -161,6 +181,13 @@ def netns_stack(state_dir: Path, *settings: str) -> Iterator[tuple[OstiaServer, 
         finally:
             hosts.teardown()
             db.engine.dispose()
+
+
+def watched_settings(timeout: float) -> tuple[str, ...]:
+    """`--set` overrides for a health manager that fails amphorae over `timeout` s after their last heartbeat
+    (short, so the tests are quick; Octavia: 60 s)."""
+    return ("health_manager.heartbeat_interval=0.5", f"health_manager.heartbeat_timeout={timeout}",
+            "health_manager.health_check_interval=0.5")
 
 
 # -- load balancers ---------------------------------------------------------------------------------------
@@ -210,6 +237,21 @@ def create_http_lb(server: OstiaServer, subnets: dict[str, str], members: list[M
 def allocated_amphorae(server: OstiaServer, lb_id: str) -> list[dict[str, Any]]:
     amps = server.get_json(f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
     return [a for a in amps if a["status"] == "ALLOCATED"]
+
+
+def delete_lb(server: OstiaServer, lb_id: str, project: str) -> None:
+    """Cascade-delete the load balancer and wait until it is gone."""
+    status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb_id}?cascade=true", project=project)
+    assert status == 204
+    server.wait_gone(f"/v2/lbaas/loadbalancers/{lb_id}")
+
+
+FULL_TIMELINE = ["DETECTED", "DECIDED", "TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"]
+
+
+def stages(server: OstiaServer, lb_id: str) -> list[str]:
+    """The stages of the load balancer's failover timeline, in order."""
+    return [e["stage"] for e in timeline(server, lb_id)]
 
 
 def timeline(server: OstiaServer, lb_id: str) -> list[dict[str, Any]]:
