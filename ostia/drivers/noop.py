@@ -88,6 +88,9 @@ class NoopAmphoraDriver(CallRecorder):
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
         self.record("post_network_plug", amphora_id, plug.subnet_id)
 
+    def forget(self, amphora_id: str) -> None:
+        self.record("forget", amphora_id)
+
     def update_vrrp(self, amphora_id: str, config: VrrpSpec) -> None:
         self.record("update_vrrp", amphora_id, config)
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,13 +58,3 @@ def heartbeat_agent(workdir: Path, targets: list[str], interval: float = INTERVA
                    f"heartbeat_interval = {interval}\n")
     return agent
 
-
-@contextlib.contextmanager
-def running(agent: Agent) -> Iterator[Agent]:
-    try:
-        agent.start()
-        yield agent
-    finally:
-        agent.client.close()
-        agent.stop()
-        agent.cleanup_processes()

@@ -17,8 +17,8 @@ import pytest
 
 from ostia import heartbeat, process
 from ostia.agent import stats
-from tests.functional.heartbeat_support import INTERVAL, Receiver, heartbeat_agent, running
-from tests.support.agent import Agent, backend_haproxy
+from tests.functional.heartbeat_support import INTERVAL, Receiver, heartbeat_agent
+from tests.support.agent import Agent, backend_haproxy, started
 from tests.support.processes import free_port
 
 
@@ -93,7 +93,7 @@ def _total(beats: list[dict[str, Any]], listener: str, key: str) -> int:
 def test_beats_report_listener_pool_and_member_states_with_the_applied_config_hash(
         workdir: Path, receiver: Receiver) -> None:
     with backend_haproxy(workdir, "a") as up1, backend_haproxy(workdir, "b") as up2, \
-            running(heartbeat_agent(workdir, [receiver.target])) as agent:
+            started(heartbeat_agent(workdir, [receiver.target])) as agent:
         lb = Lb(agent, free_port(), up1, up2)
         pushed = lb.push()
         beat = receiver.wait(lambda b: lb.members_are(b, m1="UP", m2="UP"))
@@ -123,7 +123,7 @@ def test_beats_report_listener_pool_and_member_states_with_the_applied_config_ha
 def test_counters_are_deltas_that_add_up_across_reloads_and_agent_restarts(
         workdir: Path, receiver: Receiver) -> None:
     with backend_haproxy(workdir, "a") as up1, backend_haproxy(workdir, "b") as up2, \
-            running(heartbeat_agent(workdir, [receiver.target])) as agent:
+            started(heartbeat_agent(workdir, [receiver.target])) as agent:
         lb = Lb(agent, free_port(), up1, up2)
         lb.push()
         receiver.wait(lambda b: lb.listener in b["listeners"])
@@ -161,7 +161,7 @@ def test_round_robin_over_health_managers_and_a_refusing_one_is_logged_once(work
     first, second = Receiver(), Receiver()
     refused = f"127.0.0.1:{free_port()}"  # nothing listens: the kernel answers port unreachable
     try:
-        with running(heartbeat_agent(workdir, [first.target, refused, second.target], 0.1)) as agent:
+        with started(heartbeat_agent(workdir, [first.target, refused, second.target], 0.1)) as agent:
             second.wait(lambda b: b["seq"] >= 20, timeout=15)
             first.drain()
             assert len(first.beats) >= 6
@@ -176,7 +176,7 @@ def test_round_robin_over_health_managers_and_a_refusing_one_is_logged_once(work
 
 def test_a_configured_keepalived_that_is_not_running_withholds_heartbeats(
         workdir: Path, receiver: Receiver) -> None:
-    with running(heartbeat_agent(workdir, [receiver.target])) as agent:
+    with started(heartbeat_agent(workdir, [receiver.target])) as agent:
         receiver.wait(lambda b: b["seq"] >= 1)
         # keepalived with nothing to do (no VRRP instance): a real process that touches no interface.
         resp = agent.put("/1.0/vrrp/upload", content=b"global_defs {\n    router_id ostia_test\n}\n")

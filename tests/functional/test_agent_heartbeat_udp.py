@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from tests.functional.heartbeat_support import Receiver, heartbeat_agent, running
+from tests.functional.heartbeat_support import Receiver, heartbeat_agent
 from tests.functional.udp_support import EchoServer, member, spec, udp_port, unique_net
+from tests.support.agent import started
 
 
 def test_udp_listener_pool_and_member_states_with_zero_stats(workdir: Path) -> None:
@@ -23,7 +24,7 @@ def test_udp_listener_pool_and_member_states_with_zero_stats(workdir: Path) -> N
                 pool_id=pool, health_monitor={"type": "UDP-CONNECT", "delay": 1, "timeout": 1,
                                               "max_retries": 1, "max_retries_down": 1})
     try:
-        with running(heartbeat_agent(workdir, [receiver.target])) as agent:
+        with started(heartbeat_agent(workdir, [receiver.target])) as agent:
             resp = agent.put(f"/1.0/listeners/{agent.amphora_id}/{listener}/udp_listener", json=body)
             assert resp.status_code == 200, resp.text
             try:

@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 
-from ostia import process
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.drivers.certificates.tls import client_context
 from tests.support.processes import free_port, stop
@@ -120,8 +119,8 @@ class Agent:
 
 
 @contextlib.contextmanager
-def running_agent(workdir: Path, namespace: str = "", topology: str = "SINGLE") -> Iterator[Agent]:
-    agent = Agent(workdir, namespace, topology)
+def started(agent: Agent) -> Iterator[Agent]:
+    """Run a configured agent; afterwards stop it and every process it left (HAProxy, nginx, keepalived)."""
     try:
         agent.start()
         yield agent
@@ -131,8 +130,9 @@ def running_agent(workdir: Path, namespace: str = "", topology: str = "SINGLE") 
         agent.cleanup_processes()
 
 
-def alive(pid: int) -> bool:
-    return process.alive(pid)
+def running_agent(workdir: Path, namespace: str = "",
+                  topology: str = "SINGLE") -> contextlib.AbstractContextManager[Agent]:
+    return started(Agent(workdir, namespace, topology))
 
 
 @contextlib.contextmanager

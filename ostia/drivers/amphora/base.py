@@ -30,3 +30,6 @@ class AmphoraDriver(Protocol):
 
     def start_vrrp(self, amphora_id: str) -> None:
         """Start keepalived on the amphora, or reload it when it runs (PUT /vrrp/start); idempotent."""
+
+    def forget(self, amphora_id: str) -> None:
+        """Drop what the driver remembers of a deleted amphora (its address, its paths)."""

@@ -37,15 +37,20 @@ class RestAmphoraDriver:
         self.client = client
         self.cert_manager = cert_manager
         self.build_timeout = build_timeout
+        # Per amphora id, both fixed for its life: the agent's address and its GET /info (paths to render with).
+        self._addresses: dict[str, str] = {}
         self._info: dict[str, dict[str, Any]] = {}
 
     # -- plumbing -------------------------------------------------------------------------------------------
 
     def _address(self, amphora_id: str) -> str:
-        with self.db.session() as session:
-            address = session.scalar(select(Amphora.lb_network_ip).where(Amphora.id == amphora_id))
-        if not address:
-            raise AgentError(f"amp={amphora_id} has no management address")
+        address = self._addresses.get(amphora_id)
+        if address is None:
+            with self.db.session() as session:
+                address = session.scalar(select(Amphora.lb_network_ip).where(Amphora.id == amphora_id))
+            if not address:
+                raise AgentError(f"amp={amphora_id} has no management address")
+            self._addresses[amphora_id] = address
         return address
 
     def _call(self, amphora_id: str, method: str, path: str, **kwargs: Any) -> Any:
@@ -137,6 +142,7 @@ class RestAmphoraDriver:
         self._call(amphora_id, "PUT", "/vrrp/start")
 
     def forget(self, amphora_id: str) -> None:
+        self._addresses.pop(amphora_id, None)
         self._info.pop(amphora_id, None)
 
 

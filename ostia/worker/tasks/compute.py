@@ -42,6 +42,7 @@ def destroy_amphora(db: Any, drivers: Any, amphora_id: str, compute_id: str | No
     if compute_id:
         drivers.compute.delete(compute_id)
     drivers.network.release_amphora(amphora_id)
+    drivers.amphora.forget(amphora_id)
 
 
 def claim_spare(db: Any, lb_id: str) -> str | None:
