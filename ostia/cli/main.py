@@ -24,7 +24,7 @@ def _conf(args: argparse.Namespace) -> Any:
     return conf_mod.load(args.config_file, overrides)
 
 
-SERVICES = ("up", "api", "worker", "agent", "health-manager")
+SERVICES = ("up", "api", "worker", "agent", "health-manager", "deploy", "housekeeping")
 
 
 def _logging(verbose: bool, service: bool) -> None:
@@ -53,29 +53,29 @@ def cmd_up(args: argparse.Namespace) -> int:
     assert ctl.worker is not None
     ctl.worker.start()
     ctl.worker.sweep()  # jobs a previous run left behind
-    from ostia.housekeeping.spares import spare_pool
-
-    spares = spare_pool(conf, ctl.db, ctl.drivers)
-    spares.start()
     rpc_server = None
     if conf.transport_url:
         from ostia.jobs.rpc import RpcWorkerServer
 
         rpc_server = RpcWorkerServer(conf, ctl.worker)
         rpc_server.start()
-    from ostia.cli import health_cmd
+    from ostia.cli import health_cmd, metrics_cmd
     from ostia.jobs.inproc import InProcessDispatcher
 
     dispatcher = bootstrap.rpc_dispatcher(conf) if conf.transport_url else InProcessDispatcher(ctl.worker)
     health = health_cmd.start_in_up(conf, ctl.db, dispatcher)
+    from ostia.cli import housekeeping_cmd
+
+    housekeeping = housekeeping_cmd.build(conf, ctl.db, ctl.drivers, dispatcher)
+    housekeeping.start()
     print(f"ostia: API on http://{conf.api_settings.bind_host}:{conf.api_settings.bind_port} "
           f"(state in {conf.state_dir}, auth {conf.api_settings.auth_strategy})", flush=True)
     try:
-        _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
+        _serve(conf, metrics_cmd.api_app(conf, ctl, health))
     finally:
         if health is not None:
             health.stop()
-        spares.stop()
+        housekeeping.stop()
         if rpc_server is not None:
             rpc_server.stop()
         ctl.worker.stop(wait=False)
@@ -87,7 +87,9 @@ def cmd_api(args: argparse.Namespace) -> int:
 
     conf = _conf(args)
     ctl = bootstrap.api_only(conf)
-    _serve(conf, bootstrap.wrap_auth(conf, ctl.app))
+    from ostia.cli import metrics_cmd
+
+    _serve(conf, metrics_cmd.api_app(conf, ctl))
     return 0
 
 
@@ -105,6 +107,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     ctl.worker.sweep()
     server = RpcWorkerServer(conf, ctl.worker)
     server.start()
+    from ostia.cli import metrics_cmd
+
+    metrics_cmd.worker_listener(conf)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -185,10 +190,17 @@ def parser() -> argparse.ArgumentParser:
     from ostia.cli import secret_cmd
 
     secret_cmd.add_parser(sub, _conf)
-    from ostia.cli import diagnose_cmd, health_cmd
+    from ostia.cli import deploy_cmd, diagnose_cmd, health_cmd
 
     diagnose_cmd.add_parser(sub, _conf)
     health_cmd.add_parser(sub, _conf)
+    from ostia.cli import progress_cmd
+
+    progress_cmd.add_parser(sub)
+    from ostia.cli import housekeeping_cmd
+
+    housekeeping_cmd.add_parser(sub, _conf)
+    deploy_cmd.add_parser(sub, _conf)
     return p
 
 

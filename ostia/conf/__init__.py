@@ -11,6 +11,7 @@ from ostia.conf import (
     controller_worker,
     database,
     default,
+    deploy,
     haproxy_amphora,
     health_manager,
     house_keeping,
@@ -21,7 +22,7 @@ from ostia.conf import (
 )
 
 _SECTIONS = (default, api_settings, database, controller_worker, jobs, networking, quotas, certificates,
-             haproxy_amphora, compute_local, house_keeping, health_manager)
+             haproxy_amphora, compute_local, house_keeping, health_manager, deploy)
 
 
 def new_conf() -> cfg.ConfigOpts:

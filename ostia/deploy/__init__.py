@@ -1,0 +1,1 @@
+"""`ostia deploy`: the production layout on one machine, each service a supervised process."""
