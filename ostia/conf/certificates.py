@@ -23,6 +23,16 @@ OPTS = [
     cfg.IntOpt("cert_validity_days", default=30, min=1,
                help="Validity of amphora server certificates and the controller client certificate."),
     cfg.IntOpt("ca_validity_days", default=3650, min=1, help="Validity of the local CA certificate."),
+    # Octavia's names. Local refs (`ostia://secrets/...`) keep resolving with either manager.
+    cfg.StrOpt("cert_manager", default="local_cert_manager",
+               choices=["local_cert_manager", "barbican_cert_manager"],
+               help="Where TLS container refs that are not local refs resolve: barbican_cert_manager reads "
+                    "Barbican secrets and certificate containers with the [service_auth] credentials."),
+    cfg.StrOpt("region_name", help="Region of the key-manager endpoint in the Keystone catalog."),
+    cfg.StrOpt("endpoint_type", default="publicURL", help="Catalog interface of the key-manager endpoint."),
+    cfg.IntOpt("ca_rotation_grace", default=86400, min=0,
+               help="Seconds the old CA stays trusted (by agents and the controller) after `ostia ca rotate` has "
+                    "moved every amphora to the new CA; housekeeping then drops it everywhere."),
 ]
 
 

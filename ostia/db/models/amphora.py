@@ -24,6 +24,8 @@ class Amphora(IdMixin, TimestampMixin, Base):
     ha_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cert_expiration: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Generation of the local CA that signed its server certificate (None: not known yet; see ca_rotation.py)
+    ca_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     role: Mapped[str | None] = mapped_column(String(16), nullable=True)
     status: Mapped[str] = mapped_column(String(16), index=True)
     vrrp_interface: Mapped[str | None] = mapped_column(String(16), nullable=True)

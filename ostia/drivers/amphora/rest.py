@@ -29,6 +29,8 @@ from ostia.render.haproxy import render_haproxy
 from ostia.render.keepalived import render_keepalived
 
 LOG = logging.getLogger("ostia.drivers.amphora")
+# Certificate pushes come from housekeeping passes that try again later: do not wait out a dead agent.
+ROTATION_RETRIES = 2
 
 
 class RestAmphoraDriver:
@@ -140,6 +142,14 @@ class RestAmphoraDriver:
     def start_vrrp(self, amphora_id: str) -> None:
         """Start keepalived, or reload it (SIGHUP) when it runs already: safe to repeat."""
         self._call(amphora_id, "PUT", "/vrrp/start")
+
+    def put_server_certificate(self, amphora_id: str, pem: bytes) -> None:
+        """Replace the agent's server certificate (cert + key PEM): new handshakes present it, HAProxy is untouched."""
+        self._call(amphora_id, "PUT", "/certificate", content=pem, retries=ROTATION_RETRIES)
+
+    def put_ca_bundle(self, amphora_id: str, pem: bytes) -> None:
+        """Replace the CA certificates the agent accepts client certificates from (CA rotation)."""
+        self._call(amphora_id, "PUT", "/ca_bundle", content=pem, retries=ROTATION_RETRIES)
 
     def forget(self, amphora_id: str) -> None:
         self._addresses.pop(amphora_id, None)

@@ -1,0 +1,128 @@
+"""Certificate rotation, run by housekeeping every `[house_keeping] cert_interval` seconds.
+
+One pass (`CertRotator.run_once`):
+1. renews the controller's own client certificate when a third of its life is left;
+2. drives a CA rotation on (ostia/housekeeping/ca_rotation.py): resumes distributing a new CA that
+   `ostia ca rotate` could not finish, and drops the old CA once its grace period is over;
+3. re-issues the server certificate of every amphora that expires within `cert_expiry_buffer` (or whose
+   expiry the database does not know yet) and PUTs it to its agent (`/1.0/certificate`): the agent swaps its
+   TLS server context for new handshakes only, HAProxy is not touched, so traffic never notices.
+
+Two housekeepers never rotate the same amphora: each claims the row first with a compare-and-set on
+`cert_busy` (Octavia's column), and releases it when done, whatever happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select, update
+
+from ostia.db.engine import Database
+from ostia.db.models import Amphora, utcnow
+from ostia.domain.enums import AmphoraStatus
+from ostia.drivers.amphora.client import AgentError
+from ostia.drivers.certificates.base import CertificateError
+from ostia.drivers.certificates.local_ca import LocalCertificateDriver
+from ostia.drivers.registry import Drivers, certificate_driver
+
+LOG = logging.getLogger("ostia.housekeeping.certs")
+# Amphorae whose agent is meant to answer (Octavia skips DELETED and PENDING_DELETE; one still booting gets its
+# certificate from the build and is left alone too).
+SERVING = (AmphoraStatus.READY, AmphoraStatus.ALLOCATED)
+
+
+class CertificateTarget(Protocol):
+    """What rotation needs of the amphora driver (the agent driver has it; noop amphorae have no agent)."""
+
+    def put_server_certificate(self, amphora_id: str, pem: bytes) -> None: ...
+
+    def put_ca_bundle(self, amphora_id: str, pem: bytes) -> None: ...
+
+
+def agent_target(drivers: Drivers) -> CertificateTarget | None:
+    amphora: Any = drivers.amphora
+    return amphora if hasattr(amphora, "put_server_certificate") and hasattr(amphora, "put_ca_bundle") else None
+
+
+def live_amphorae() -> Any:
+    """Rows whose agent can be reached: not being deleted, with a management address."""
+    return (Amphora.status.in_(list(SERVING)), Amphora.lb_network_ip.is_not(None))
+
+
+@contextmanager
+def claimed(db: Database, amphora_id: str) -> Iterator[bool]:
+    """Claim the amphora's certificate (cert_busy false → true); yields whether this caller got it."""
+    with db.session() as session:
+        got = session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.cert_busy.is_(False))
+                              .values(cert_busy=True)).rowcount == 1  # type: ignore[attr-defined]
+    try:
+        yield got
+    finally:
+        if got:
+            with db.session() as session:
+                session.execute(update(Amphora).where(Amphora.id == amphora_id).values(cert_busy=False))
+
+
+def push_server_certificate(db: Database, certs: LocalCertificateDriver, target: CertificateTarget,
+                            amphora_id: str, *, bundle: bytes | None = None) -> None:
+    """Issue a new server certificate (from the CA that signs server certificates now) and install it on the
+    agent, after the CA bundle when one is given; then record its expiry and CA generation."""
+    generation = certs.server_generation
+    issued = certs.issue_server_cert(amphora_id)
+    if bundle is not None:
+        target.put_ca_bundle(amphora_id, bundle)
+    target.put_server_certificate(amphora_id, issued.cert_pem + issued.key_pem)
+    expires = issued.expires_at.astimezone(dt.UTC).replace(tzinfo=None)  # the DB keeps naive UTC
+    with db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amphora_id)
+                        .values(cert_expiration=expires, ca_generation=generation))
+    LOG.info("amp=%s server certificate rotated (CA generation %d, expires %s)", amphora_id, generation, expires)
+
+
+class CertRotator:
+    def __init__(self, conf: Any, db: Database, drivers: Drivers) -> None:
+        self.db = db
+        self.certs: LocalCertificateDriver = certificate_driver(conf)
+        self.target = agent_target(drivers)
+        self.buffer = dt.timedelta(seconds=conf.house_keeping.cert_expiry_buffer)
+
+    def run_once(self) -> int:
+        """One rotation pass; returns how many amphora server certificates were rotated."""
+        if self.target is None:
+            return 0
+        from ostia.housekeeping.ca_rotation import CaRotation
+
+        try:
+            self.certs.client_cert_files()  # re-issues the controller's certificate when it is due
+            rotated = CaRotation(self.db, self.certs, self.target).advance()
+        except CertificateError:
+            LOG.exception("certificate rotation: the CA is not usable")
+            return 0
+        return rotated + self.rotate_expiring()
+
+    def expiring(self) -> list[str]:
+        horizon = utcnow() + self.buffer
+        with self.db.session() as session:
+            return list(session.scalars(
+                select(Amphora.id).where(*live_amphorae(), Amphora.cert_busy.is_(False),
+                                         or_(Amphora.cert_expiration.is_(None), Amphora.cert_expiration < horizon))
+                .order_by(Amphora.cert_expiration)))
+
+    def rotate_expiring(self) -> int:
+        assert self.target is not None
+        done = 0
+        for amphora_id in self.expiring():
+            with claimed(self.db, amphora_id) as mine:
+                if not mine:  # another housekeeper is on it
+                    continue
+                try:
+                    push_server_certificate(self.db, self.certs, self.target, amphora_id)
+                    done += 1
+                except AgentError as exc:  # unreachable now: the next pass tries again
+                    LOG.warning("amp=%s server certificate not rotated: %s", amphora_id, exc)
+        return done
