@@ -11,6 +11,7 @@ runs the installed script itself.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shlex
@@ -29,7 +30,7 @@ from typing import Any
 import pytest
 
 from ostia.drivers.compute.local import delete_all
-from tests.support.processes import NOOP_SETTINGS, free_port, stop, wait_http
+from tests.support.processes import NOOP_SETTINGS, free_port, free_udp_port, stop, wait_http
 
 BIN = Path(sys.executable).parent
 OSTIA = BIN / "ostia"
@@ -101,6 +102,23 @@ class OstiaServer:
         raise AssertionError(f"{path} still answers {code} after {timeout}s")
 
 
+def isolation_settings(state_dir: Path) -> list[str]:
+    """`--set` defaults that let several `ostia up` run side by side (pytest-xdist, concurrent sessions): networks
+    and management addresses of their own (127.20-63.x.0/24 blocks, not used by tests that choose their own) and
+    a heartbeat port of their own. Derived from, and kept in, the state dir so a restart on the same state (kept
+    amphorae) finds the same addresses and its amphorae keep reaching the health manager."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).digest()
+    second, third = 20 + digest[0] % 44, 3 * (digest[1] % 85)
+    port_file = state_dir / "test-heartbeat-port"
+    if not port_file.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        port_file.write_text(str(free_udp_port()))
+    return [f"networking.networks=public:public-subnet:127.{second}.{third}.0/24,"
+            f"private:private-subnet:127.{second}.{third + 1}.0/24",
+            f"local_compute.mgmt_cidr=127.{second}.{third + 2}.0/24",
+            f"health_manager.bind_port={port_file.read_text().strip()}"]
+
+
 @contextlib.contextmanager
 def ostia_up(state_dir: Path, *settings: str, keep_amphorae: bool = False) -> Iterator[OstiaServer]:
     """`ostia up` as a user starts it, on a free port; `settings` are `--set` overrides. Its amphorae are
@@ -108,7 +126,7 @@ def ostia_up(state_dir: Path, *settings: str, keep_amphorae: bool = False) -> It
     port = free_port()
     log_path = state_dir / "ostia-up.log"
     args = [str(OSTIA), "--state-dir", str(state_dir), "--set", f"api_settings.bind_port={port}"]
-    for item in settings:
+    for item in [*isolation_settings(state_dir), *settings]:  # later --set wins: callers may override
         args += ["--set", item]
     with log_path.open("ab") as log:
         process = subprocess.Popen([*args, "up"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)

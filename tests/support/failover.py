@@ -30,6 +30,7 @@ from ostia import netns, process
 from ostia.db.engine import Database, default_url, make_engine
 from tests.e2e.conftest import OstiaServer, ostia_up
 from tests.support.backends import Member
+from tests.support.processes import free_udp_port
 
 
 def member_of(body: bytes) -> str | None:
@@ -151,12 +152,6 @@ def addresses(ns: str, dev: str = "eth1") -> set[str]:
     out = subprocess.run(["ip", "-n", ns, "-j", "addr", "show", "dev", dev], capture_output=True, text=True,
                          timeout=10, check=False).stdout
     return {a["local"] for link in json.loads(out or "[]") for a in link.get("addr_info", [])}
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
