@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from ostia.api import faults
+from ostia.api import dashboard, faults
 from ostia.api.middleware import OPENAPI_PATH, RequestMiddleware
 from ostia.api.routes import (
     amphorae,
@@ -46,6 +46,7 @@ def create_app(svc: ApiServices) -> FastAPI:
     v2 = v2_router()
     app.include_router(v2, prefix="/v2")
     app.include_router(v2, prefix="/v2.0", include_in_schema=False)
+    dashboard.install(app, svc.conf.api_settings.auth_strategy)
     noauth = svc.conf.api_settings.auth_strategy != "keystone"
     app.add_middleware(RequestMiddleware, max_body=svc.conf.api_settings.max_request_body_size, noauth=noauth,
                        noauth_admin=svc.conf.api_settings.auth_strategy == "noauth")

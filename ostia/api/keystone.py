@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ostia.api.context import RequestContext
+from ostia.api.dashboard import is_dashboard_path
 
 # Version discovery and the health check are public (§1.1, §7.1).
 PUBLIC_PATHS = frozenset({"/", "/healthcheck", "/load-balancer", "/load-balancer/"})
@@ -111,7 +112,9 @@ class KeystoneAuthMiddleware:
             return
         headers = [(k, v) for k, v in scope["headers"] if not _is_identity_header(k)]
         scope = dict(scope, headers=headers)
-        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/healthcheck/"):
+        # The dashboard's static files are public: its pages send the token with every API call they make.
+        if scope["path"] in PUBLIC_PATHS or scope["path"].startswith("/healthcheck/") \
+                or is_dashboard_path(scope["path"]):
             await self.app(scope, receive, send)
             return
         environ = wsgi_environ(scope)

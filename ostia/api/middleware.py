@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ostia.api.context import from_noauth_headers
+from ostia.api.dashboard import is_dashboard_path
 from ostia.api.faults import fault_body
 from ostia.api.query import BAD_FILTER
 
@@ -39,7 +40,8 @@ class RequestMiddleware:
             await send(message)
 
         accept = headers.get("accept", "").strip()
-        if accept and not _accepts_json(accept):
+        # A browser loading the dashboard's pages asks for text/html, CSS and scripts; only the API is JSON-only.
+        if accept and not _accepts_json(accept) and not is_dashboard_path(path):
             body = {"errors": [{"status": 406, "title": "Not Acceptable", "request_id": request_id,
                                 "detail": "Only content type application/json is accepted."}]}
             await _json(send_with_id, 406, body)
