@@ -8,7 +8,10 @@ bytes, keyed with `[health_manager] heartbeat_key`, as 64 lowercase hex characte
                                    "stats": {"tx": Δbytes out, "rx": Δbytes in, "conns": current,
                                              "totconns": Δconnections, "ereq": Δrequest errors}}},
      "pools": {"<pool id>:<listener id>": {"status": "UP"|"DOWN",
-                                           "members": {<member id>: "UP"|"DOWN"|"DRAIN"|"MAINT"|"no check"}}},
+                                           "members": {<member id>: "UP"|"DOWN"|"DRAIN"|"MAINT"|"no check"},
+                                           "member_stats": {<member id>: {"tx", "rx", "totconns", "econ",
+                                                                          "eresp": Δ, "conns": current}}}},
+                                           (member_stats: Ostia's addition, HAProxy pools only; for /metrics)
      "config_hash": <md5 of the haproxy.cfg applied> | null,   (Ostia's addition)
      "recv_time": ...}                                         (never sent: the receiver may add it)
 

@@ -98,6 +98,7 @@ class HeartbeatSender:
         self.seq_file = settings.base_path / "heartbeat_seq"
         self.seq = self._read_seq()
         self.counters = hs.Counters(settings.base_path / "stats_counters.json")
+        self.member_counters = hs.Counters(settings.base_path / "member_counters.json", hs.MEMBER_COUNTERS)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._skipping = False
@@ -173,12 +174,23 @@ class HeartbeatSender:
                 listeners[lid] = {"status": lb.listeners[lid]["status"],
                                   "stats": {**stat, "conns": lb.listeners[lid]["conns"]}}
             pools.update(lb.pools)
-        self.counters.keep_only(set(lb_ids))
-        self.counters.save()
+            self._add_member_stats(lb_id, lb, pools)
+        for counters in (self.counters, self.member_counters):
+            counters.keep_only(set(lb_ids))
+            counters.save()
         self._add_udp(listeners, pools)
         message = {"id": self.s.amphora_id, "seq": self._take_seq(), "ver": heartbeat.VERSION,
                    "listeners": listeners, "pools": pools, "config_hash": self._config_hash(lb_ids)}
         return message
+
+    def _add_member_stats(self, lb_id: str, lb: hs.LbStats, pools: dict[str, Any]) -> None:
+        """Per-member traffic (deltas, `conns` absolute) beside the members' statuses, under `member_stats`:
+        a health manager that does not know the key ignores it."""
+        for key, stat in self.member_counters.deltas(lb_id, lb.member_counters).items():
+            pool_key, _, member = key.rpartition("/")
+            pool = pools.get(pool_key)
+            if pool is not None:
+                pool.setdefault("member_stats", {})[member] = {**stat, "conns": lb.member_conns.get(key, 0)}
 
     def _haproxy_stats(self, lb_id: str) -> hs.LbStats | None:
         if self.haproxy.master_pid(lb_id) is None:

@@ -20,6 +20,8 @@ _FRONTEND, _BACKEND, _SERVER = "0", "1", "2"
 _INTERNAL_PREFIXES = ("prometheus", "<")
 # Counter columns of a FRONTEND row and the heartbeat stats key each delta goes to.
 COUNTERS = {"bout": "tx", "bin": "rx", "stot": "totconns", "ereq": "ereq"}
+# Counter columns of a SERVER row and the heartbeat member_stats key each delta goes to (for /metrics).
+MEMBER_COUNTERS = {"bout": "tx", "bin": "rx", "stot": "totconns", "econ": "econ", "eresp": "eresp"}
 
 OPEN, FULL, DOWN = "OPEN", "FULL", "DOWN"
 UP, DRAIN, MAINT, NO_CHECK = "UP", "DRAIN", "MAINT", "no check"
@@ -68,6 +70,9 @@ class LbStats:
     listeners: dict[str, dict[str, Any]] = field(default_factory=dict)  # id → {"status", "conns"}
     counters: dict[str, dict[str, int]] = field(default_factory=dict)  # id → {bout, bin, stot, ereq}
     pools: dict[str, dict[str, Any]] = field(default_factory=dict)  # "pool:listener" → {"status", "members"}
+    # "pool:listener/member" → {bout, bin, stot, econ, eresp}, and → current sessions
+    member_counters: dict[str, dict[str, int]] = field(default_factory=dict)
+    member_conns: dict[str, int] = field(default_factory=dict)
 
 
 def parse_haproxy(rows: list[dict[str, str]]) -> LbStats:
@@ -84,7 +89,10 @@ def parse_haproxy(rows: list[dict[str, str]]) -> LbStats:
             pool["status"] = UP if row.get("status", "").startswith("UP") else DOWN
         elif kind == _SERVER and ":" in proxy:
             pool = out.pools.setdefault(proxy, {"status": DOWN, "members": {}})
-            pool["members"][row.get("svname", "")] = member_status(row)
+            member = row.get("svname", "")
+            pool["members"][member] = member_status(row)
+            out.member_counters[f"{proxy}/{member}"] = {column: _int(row.get(column)) for column in MEMBER_COUNTERS}
+            out.member_conns[f"{proxy}/{member}"] = _int(row.get("scur"))
     return out
 
 
@@ -104,8 +112,9 @@ def delta(current: int, previous: int | None) -> int:
 class Counters:
     """Last counter values, per load balancer and listener, on disk between beats and agent restarts."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, columns: dict[str, str] | None = None) -> None:
         self.path = path
+        self.columns = COUNTERS if columns is None else columns  # HAProxy column → heartbeat key
         self._last: dict[str, dict[str, dict[str, int]]] = self._load()
 
     def _load(self) -> dict[str, dict[str, dict[str, int]]]:
@@ -123,7 +132,7 @@ class Counters:
         """Heartbeat stats deltas for one LB's listeners; remembers `counters` as the new last values (the
         LB's listeners not in `counters` are gone and forgotten)."""
         last = self._last.get(lb_id, {})
-        out = {lid: {key: delta(values[col], last.get(lid, {}).get(col)) for col, key in COUNTERS.items()}
+        out = {lid: {key: delta(values[col], last.get(lid, {}).get(col)) for col, key in self.columns.items()}
                for lid, values in counters.items()}
         self._last[lb_id] = {lid: dict(values) for lid, values in counters.items()}
         return out

@@ -94,6 +94,9 @@ def run(args: argparse.Namespace, conf: Any) -> int:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     signal.signal(signal.SIGUSR1, lambda *_: print_metrics(hm))
     hm.start()
+    from ostia.cli import metrics_cmd
+
+    metrics_cmd.health_manager_listener(conf, hm)
     host, port = hm.address
     print(f"ostia health-manager: heartbeats on udp {host}:{port}", flush=True)
     done.wait()

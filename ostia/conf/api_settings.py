@@ -26,6 +26,9 @@ OPTS = [
     cfg.StrOpt("tls_cipher_prohibit_list", default="", help="Colon separated ciphers refused by the API."),
     cfg.IntOpt("max_request_body_size", default=114688, help="Larger bodies get 413."),
     cfg.StrOpt("policy_file", default="policy.yaml", help="oslo.policy overrides (optional)."),
+    cfg.ListOpt("metrics_allowed_cidrs", default=["127.0.0.0/8", "::1/128"],
+                help="Sources allowed to read /metrics (no token needed: scrapers have none); add the Prometheus "
+                     "servers' networks. Empty: anyone who reaches the API port."),
 ]
 
 

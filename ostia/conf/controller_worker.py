@@ -12,6 +12,8 @@ OPTS = [
     cfg.IntOpt("workers", default=4, min=1, help="Flows run at once by one worker process."),
     cfg.FloatOpt("noop_task_delay", default=0.0, min=0.0,
                  help="Testing aid: seconds each noop driver call sleeps, to hold flows mid-way."),
+    cfg.StrOpt("metrics_bind", default="",
+               help="host:port of the /metrics listener of `ostia worker` (flow durations); empty: none."),
 ]
 
 

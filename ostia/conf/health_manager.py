@@ -24,6 +24,9 @@ OPTS = [
                       "stale at once (a controller-side outage, not amphora failures). 0 turns it off."),
     cfg.IntOpt("sock_rlimit", default=0, min=0, help="SO_RCVBUF of the heartbeat socket in bytes; 0: 8 MiB (beyond "
                     "net.core.rmem_max only as root)."),
+    cfg.StrOpt("metrics_bind", default="",
+               help="host:port of the /metrics listener of `ostia health-manager`; empty: none. (`ostia up` "
+                    "serves its metrics on the API port.)"),
 ]
 
 

@@ -27,6 +27,7 @@ from ostia.domain.enums import AmphoraStatus
 from ostia.health import reads, sql
 from ostia.health.receiver import Beat, Counters
 from ostia.health.rollup import LbTree, Statuses, roll_up
+from ostia.health.traffic import MemberKey, MemberTraffic
 from ostia.health.treecache import CachedTree, TreeCache
 
 LOG = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class BatchResult:
     stat_rows: int = 0
     # counted only once the transaction commits, so a retried batch is not counted twice
     counts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
+    member_stats: list[tuple[MemberKey, dict[str, Any]]] = dataclasses.field(default_factory=list)
 
 
 def _int(value: Any) -> int:
@@ -81,6 +83,7 @@ class Updater:
         self._in_flight = 0
         self._unknown_logged: set[str] = set()
         self.trees = TreeCache()
+        self.traffic = MemberTraffic()
         self.commit_seconds: collections.deque[float] = collections.deque(maxlen=10_000)
         self.batch_sizes: collections.deque[int] = collections.deque(maxlen=10_000)
 
@@ -159,6 +162,7 @@ class Updater:
                 self.batch_sizes.append(len(beats))
                 for name, n in result.counts.items():
                     self.counters.add(name, n)
+                self.traffic.add(result.member_stats)
                 self.counters.add("accepted", result.beats)
                 self.counters.add("batches")
                 return result.beats
@@ -268,6 +272,7 @@ class Updater:
                 rolled.append((entry, self._roll_up(entry.tree, latest, current, target)))
                 entry.spoke_last = spoke
             self._add_stats(stats, amp_id, entry.tree, group)
+            self._add_member_stats(result.member_stats, entry.tree, group)
 
         for table in ("lb", "listener", "pool", "member"):
             result.status_writes += self._write_statuses(session, table, current[table], target[table])
@@ -319,6 +324,20 @@ class Updater:
                 row["total_connections"] += _count(raw.get("totconns", 0))
                 row["request_errors"] += _count(raw.get("ereq", 0))
                 row["active_connections"] = _count(raw.get("conns", 0))  # absolute: the latest beat wins
+
+    @staticmethod
+    def _add_member_stats(out: list[tuple[MemberKey, dict[str, Any]]], tree: LbTree, group: list[Beat]) -> None:
+        # As for listeners: only the tree's own pools and members.
+        for beat in group:
+            for key, report in (beat.message.get("pools") or {}).items():
+                member_stats = report.get("member_stats")
+                pool_id, _, listener_id = key.partition(":")
+                pool = tree.pools.get(pool_id)
+                if pool is None or not isinstance(member_stats, dict):
+                    continue
+                for member_id, stats in member_stats.items():
+                    if member_id in pool.members and isinstance(stats, dict):
+                        out.append((MemberKey(tree.id, listener_id, pool_id, member_id), stats))
 
     @staticmethod
     def _write_statuses(session: Session, table: str, current: dict[str, str], target: dict[str, str]) -> int:

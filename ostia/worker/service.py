@@ -17,6 +17,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
@@ -32,6 +33,7 @@ from ostia.db.repositories import tree
 from ostia.domain.enums import JobState
 from ostia.drivers.registry import Drivers
 from ostia.jobs import store
+from ostia.metrics.instruments import FLOW_SECONDS
 from ostia.worker import flows
 
 LOG = logging.getLogger("ostia.worker")
@@ -118,13 +120,16 @@ class Worker:
             self._revert_only(job.id, flow, flow_store)
             self._finish(job.id, JobState.REVERTED, "gave up after repeated attempts")
             return
+        started = time.monotonic()
         try:
             taskflow.engines.run(flow, store=flow_store, engine="serial")
         except Exception as exc:
+            FLOW_SECONDS.labels(job.kind, JobState.REVERTED).observe(time.monotonic() - started)
             LOG.warning("job=%s kind=%s lb=%s failed and was reverted: %s", job.id, job.kind,
                         job.load_balancer_id, exc)
             self._finish(job.id, JobState.REVERTED, f"{type(exc).__name__}: {exc}")
             return
+        FLOW_SECONDS.labels(job.kind, JobState.DONE).observe(time.monotonic() - started)
         self._finish(job.id, JobState.DONE)
         LOG.info("job=%s kind=%s lb=%s done", job.id, job.kind, job.load_balancer_id)
 
