@@ -90,6 +90,11 @@ def _total(beats: list[dict[str, Any]], listener: str, key: str) -> int:
     return sum(b["listeners"].get(listener, {}).get("stats", {}).get(key, 0) for b in beats)
 
 
+def _member_total(beats: list[dict[str, Any]], pool: str, key: str) -> int:
+    return sum(stats.get(key, 0) for b in beats
+               for stats in b["pools"].get(pool, {}).get("member_stats", {}).values())
+
+
 def test_beats_report_listener_pool_and_member_states_with_the_applied_config_hash(
         workdir: Path, receiver: Receiver) -> None:
     with backend_haproxy(workdir, "a") as up1, backend_haproxy(workdir, "b") as up2, \
@@ -100,9 +105,15 @@ def test_beats_report_listener_pool_and_member_states_with_the_applied_config_ha
         assert beat["id"] == agent.amphora_id and beat["ver"] == 3
         assert beat["config_hash"] == hashlib.md5(pushed).hexdigest()
         assert beat["listeners"][lb.listener]["status"] == "OPEN"
-        assert beat["pools"] == {lb.backend: {"status": "UP", "members": {
+        assert list(beat["pools"]) == [lb.backend]
+        pool = beat["pools"][lb.backend]
+        assert pool["status"] == "UP"
+        assert pool["members"] == {
             lb.members["m1"]: "UP", lb.members["m2"]: "UP", lb.members["drain"]: "DRAIN",
-            lb.members["maint"]: "MAINT", lb.members["nocheck"]: "no check"}}}
+            lb.members["maint"]: "MAINT", lb.members["nocheck"]: "no check"}
+        # Every member's traffic rides along (for /metrics), whatever its status.
+        assert {m: set(stats) for m, stats in pool["member_stats"].items()} == {
+            m: {"tx", "rx", "totconns", "econ", "eresp", "conns"} for m in pool["members"]}
         # Signed: the key decodes it, another key does not.
         with pytest.raises(heartbeat.InvalidHeartbeat):
             heartbeat.decode(receiver.packets[-1], "another-key")
@@ -134,6 +145,8 @@ def test_counters_are_deltas_that_add_up_across_reloads_and_agent_restarts(
         receiver.wait(lambda _: _total(receiver.beats, lb.listener, "tx") == int(fe["bout"]))
         assert _total(receiver.beats, lb.listener, "rx") == int(fe["bin"]) > 0
         assert all(b["listeners"][lb.listener]["stats"]["conns"] == 0 for b in receiver.beats[-2:])
+        # The members' deltas add up the same way: every request went to exactly one member.
+        receiver.wait(lambda _: _member_total(receiver.beats, lb.backend, "totconns") == 7)
 
         # A reload starts new workers from zero: the counter goes backwards and that is not negative traffic.
         lb.push("2", "reload")
@@ -155,6 +168,7 @@ def test_counters_are_deltas_that_add_up_across_reloads_and_agent_restarts(
         assert _total(after, lb.listener, "totconns") == 0
         _requests(lb.port, 2)
         receiver.wait(lambda _: _total(receiver.beats, lb.listener, "totconns") == 14)
+        receiver.wait(lambda _: _member_total(receiver.beats, lb.backend, "totconns") == 14)
 
 
 def test_round_robin_over_health_managers_and_a_refusing_one_is_logged_once(workdir: Path) -> None:

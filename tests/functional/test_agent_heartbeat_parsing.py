@@ -32,12 +32,15 @@ def test_internal_proxies_and_foreign_backends_are_left_out() -> None:
     rows = [{"pxname": "prometheus-exporter", "svname": "FRONTEND", "type": "0", "status": "OPEN"},
             {"pxname": "l1", "svname": "FRONTEND", "type": "0", "status": "OPEN", "scur": "2", "bin": "10"},
             {"pxname": "stray", "svname": "BACKEND", "type": "1", "status": "UP"},
-            {"pxname": "p1:l1", "svname": "m1", "type": "2", "status": "UP", "weight": "1"},
+            {"pxname": "p1:l1", "svname": "m1", "type": "2", "status": "UP", "weight": "1", "stot": "3",
+             "bout": "70", "econ": "1", "scur": "1"},
             {"pxname": "p1:l1", "svname": "BACKEND", "type": "1", "status": "UP"}]
     out = parse_haproxy(rows)
     assert out.listeners == {"l1": {"status": "OPEN", "conns": 2}}
     assert out.counters == {"l1": {"bout": 0, "bin": 10, "stot": 0, "ereq": 0}}
     assert out.pools == {"p1:l1": {"status": "UP", "members": {"m1": "UP"}}}
+    assert out.member_counters == {"p1:l1/m1": {"bout": 70, "bin": 0, "stot": 3, "econ": 1, "eresp": 0}}
+    assert out.member_conns == {"p1:l1/m1": 1}
 
 
 def test_a_counter_that_went_backwards_was_reset() -> None:
