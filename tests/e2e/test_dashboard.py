@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
@@ -22,10 +21,14 @@ from selenium.webdriver.support.ui import Select
 
 from tests.e2e.conftest import OstiaServer, ostia_up
 from tests.functional.udp_support import udp_port
-from tests.support.backends import Member
+from tests.support import keystone as keystone_support
+from tests.support.backends import Member, request
 from tests.support.browser import chromium, screenshot_dir, until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+keystone = keystone_support.keystone  # the session fixture: Keystone + Ostia in keystone mode
+LBS = "/v2/lbaas/loadbalancers"
+REQUESTS = 20
 
 
 @pytest.fixture(scope="module")
@@ -53,11 +56,17 @@ def members(net: int) -> Iterator[list[Member]]:
             m.stop()
 
 
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Chrome]:
+    with chromium() as browser:
+        yield browser
+
+
 class Page:
     """The browser on the dashboard: typing into fields by id, clicking, screenshots numbered in order."""
 
-    def __init__(self, driver: Chrome, folder: Path) -> None:
-        self.driver, self.folder, self.shots = driver, folder, 0
+    def __init__(self, driver: Chrome, prefix: str) -> None:
+        self.driver, self.folder, self.prefix, self.shots = driver, screenshot_dir(), prefix, 0
 
     def find(self, css: str) -> Any:
         return self.driver.find_element(By.CSS_SELECTOR, css)
@@ -84,7 +93,7 @@ class Page:
 
     def shot(self, name: str) -> Path:
         self.shots += 1
-        path = self.folder / f"{self.shots:02d}-{name}.png"
+        path = self.folder / f"{self.prefix}-{self.shots:02d}-{name}.png"
         # The whole page, not just the window: size the window to the document (plus the window's own frame).
         height, frame = self.driver.execute_script(
             "window.scrollTo(0, 0); return [document.body.scrollHeight, window.outerHeight - window.innerHeight]")
@@ -142,77 +151,128 @@ def wizard_to_the_end(page: Page, subnets: dict[str, str], members: list[Member]
     page.click("#wizard-create")
 
 
-def test_dashboard_creates_watches_and_deletes_a_load_balancer(server: OstiaServer, members: list[Member]) -> None:
-    folder = screenshot_dir()
-    print(f"dashboard screenshots: {folder}")
+def test_dashboard_creates_watches_and_deletes_a_load_balancer(server: OstiaServer, members: list[Member],
+                                                               driver: Chrome) -> None:
+    print(f"dashboard screenshots: {screenshot_dir()}")
     project = f"dash-{uuid.uuid4().hex[:8]}"
     subnets = {s["name"]: s["id"] for s in server.get_json("/v2.0/subnets")["subnets"]}
-    with chromium() as driver:
-        page = Page(driver, folder)
-        driver.get(server.url + "/dashboard")
-        until("the project form", lambda: page.find("#project"))
-        page.shot("pick-project")
-        page.type("#project", project)
+    driver.get_log("browser")  # start the console log afresh
+    page = Page(driver, "noauth")
+    driver.get(server.url + "/dashboard")
+    until("the project form", lambda: page.find("#project"))
+    page.shot("pick-project")
+    page.type("#project", project)
+    page.click("#login")
+    until("the empty list", lambda: "None" in page.text("#lb-table"))
+    assert page.text("#who-value") == project
+    page.shot("list-empty")
+
+    # A bad port: the API's own message, shown beside the Listener step, which is marked.
+    wizard_to_the_end(page, subnets, members, "70000")
+    error = until("the API's validation message", lambda: page.find("#step-listener #step-error").text)
+    assert "protocol_port" in error and "70000" in error, error
+    assert "invalid" in page.find('#wizard-steps li[data-step="listener"]').get_attribute("class")
+    page.shot("wizard-validation-error")
+    assert server.get_json(f"/v2/lbaas/loadbalancers?project_id={project}")["loadbalancers"] == []
+
+    page.type("#listener-protocol_port", "8080")
+    page.click("#wizard-create")
+    lb_id = until("the detail page", lambda: driver.current_url.partition("#/lb/")[2])
+    lb = server.get_json(f"/v2/lbaas/loadbalancers/{lb_id}")["loadbalancer"]
+    assert (lb["name"], lb["project_id"]) == ("web", project), lb
+    listener = server.get_json(f"/v2/lbaas/listeners/{lb['listeners'][0]['id']}")["listener"]
+    assert (listener["protocol_port"], listener["insert_headers"]) == (8080, {"X-Forwarded-For": "true"})
+
+    # ACTIVE, then ONLINE from the health manager (real health checks of the real members).
+    until("ACTIVE", lambda: page.text("#lb-prov") == "ACTIVE", timeout=60)
+    until("members ONLINE", lambda: member_statuses(page) == ["ONLINE", "ONLINE"], timeout=30)
+    until("the load balancer ONLINE", lambda: page.text("#lb-oper") == "ONLINE", timeout=15)
+    assert [r.text.split()[0] for r in page.all("#members-table tbody tr")] == ["web-a", "web-b"]
+    page.shot("detail-active-online")
+
+    # Real requests through the VIP, each on a connection of its own; the wizard's X-Forwarded-For reached them.
+    replies = [request(f"http://{lb['vip_address']}:8080/") for _ in range(REQUESTS)]
+    assert {r.member for r in replies} == {"web-a", "web-b"}
+    assert all(r.seen_header("X-Forwarded-For") for r in replies)
+    until(f"the statistics of {REQUESTS} requests", lambda: int(
+        page.find("#total-total_connections").get_attribute("data-value")) >= REQUESTS, timeout=30)
+    until("the traffic graph", lambda: float(page.find("#graph-bytes").get_attribute("data-max")) > 0 and float(
+        page.find("#graph-connections").get_attribute("data-max")) > 0)
+    assert page.all('#graph-bytes polyline[data-series="bytes_out"]')
+    page.shot("detail-traffic-graph")
+
+    driver.get(server.url + "/dashboard/#/")
+    until("the load balancer in the list",
+          lambda: page.find(f'#lb-table tr[data-id="{lb_id}"] .oper').text == "ONLINE")
+    page.shot("list-with-load-balancer")
+
+    driver.get(server.url + f"/dashboard/#/lb/{lb_id}")
+    until("the delete button", lambda: page.find("#delete-lb").is_enabled())
+    page.click("#delete-lb")
+    until("the confirmation", lambda: page.find("#confirm-delete"))
+    page.shot("confirm-delete")
+    page.click("#confirm-delete-button")
+    until("the load balancer gone", lambda: page.all("#gone"), timeout=60)
+    page.shot("deleted")
+    assert server.http("GET", f"/v2/lbaas/loadbalancers/{lb_id}")[0] == 404
+    until("the empty list again", lambda: "#/" in driver.current_url and "None" in page.text("#lb-table"))
+    page.shot("list-after-delete")
+
+    # The only failed requests expected: the refused create (400) and the polls that found the LB gone (404).
+    refused = f"{server.url}/v2/lbaas/loadbalancers - Failed to load resource: the server responded with a " \
+              "status of 400"
+    gone = f"{server.url}/v2/lbaas/loadbalancers/{lb_id}"
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+              and not e["message"].startswith(refused)
+              and not (e["message"].startswith(gone) and e["message"].endswith("status of 404 (Not Found)"))]
+    assert errors == [], errors
+
+
+@pytest.mark.keystone
+def test_dashboard_in_keystone_mode_logs_in_with_a_token_and_sees_its_project(
+        keystone: keystone_support.KeystoneCloud, driver: Chrome) -> None:
+    """The pages are public, the data is not: a bad token gets Keystone's refusal, a member's token shows its
+    project's load balancers only, and the admin-only failover timeline says so."""
+    name = f"ks-{uuid.uuid4().hex[:6]}"
+    mine, theirs = (create_lb(keystone, user, f"{name}-{user}") for user in ("member_a", "member_b"))
+    try:
+        page = Page(driver, "keystone")
+        driver.get(keystone.ostia_url + "/dashboard/")
+        until("the token form", lambda: page.find("#token"))
+        assert not page.all("#project")
+        page.shot("log-in-with-a-token")
+        page.type("#token", "not-a-token")
         page.click("#login")
-        until("the empty list", lambda: "None" in page.text("#lb-table"))
-        assert page.text("#who-value") == project
-        page.shot("list-empty")
+        error = until("the refusal", lambda: page.find("#lb-list .error").text)
+        assert error == "The request you have made requires authentication.", error
+        page.shot("bad-token")
 
-        # A bad port: the API's own message, shown beside the Listener step, which is marked.
-        wizard_to_the_end(page, subnets, members, "70000")
-        error = until("the API's validation message", lambda: page.find("#step-listener #step-error").text)
-        assert "protocol_port" in error and "70000" in error, error
-        assert "invalid" in page.find('#wizard-steps li[data-step="listener"]').get_attribute("class")
-        page.shot("wizard-validation-error")
-        assert server.get_json(f"/v2/lbaas/loadbalancers?project_id={project}")["loadbalancers"] == []
+        page.click("#logout")
+        until("the token form again", lambda: page.find("#token"))
+        page.type("#token", keystone.token("member_a"))
+        page.click("#login")
+        rows = until("the project's load balancers", lambda: page.all("#lb-table a.lb-name"))
+        assert [r.text for r in rows] == [f"{name}-member_a"]
+        page.shot("list-as-member")
 
-        page.type("#listener-protocol_port", "8080")
-        page.click("#wizard-create")
-        lb_id = until("the detail page", lambda: driver.current_url.partition("#/lb/")[2])
-        lb = server.get_json(f"/v2/lbaas/loadbalancers/{lb_id}")["loadbalancer"]
-        assert (lb["name"], lb["project_id"]) == ("web", project), lb
-        listener = server.get_json(f"/v2/lbaas/listeners/{lb['listeners'][0]['id']}")["listener"]
-        assert (listener["protocol_port"], listener["insert_headers"]) == (8080, {"X-Forwarded-For": "true"})
+        rows[0].click()
+        until("the detail page", lambda: page.text("#lb-title") == f"{name}-member_a")
+        until("the admin-only timeline", lambda: "Only administrators" in page.text("#timeline"))
+        page.shot("detail-as-member")
+    finally:
+        for user, lb_id in (("member_a", mine), ("member_b", theirs)):
+            with keystone.client(user) as client:
+                resp = client.delete(f"{LBS}/{lb_id}")
+                assert resp.status_code == 204, resp.text
 
-        # ACTIVE, then ONLINE from the health manager (real health checks of the real members).
-        until("ACTIVE", lambda: page.text("#lb-prov") == "ACTIVE", timeout=60)
-        until("members ONLINE", lambda: member_statuses(page) == ["ONLINE", "ONLINE"], timeout=30)
-        until("the load balancer ONLINE", lambda: page.text("#lb-oper") == "ONLINE", timeout=15)
-        assert [r.text.split()[0] for r in page.all("#members-table tbody tr")] == ["web-a", "web-b"]
-        page.shot("detail-active-online")
 
-        url = f"http://{lb['vip_address']}:8080/"
-        answered = {httpx.get(url, timeout=5).json()["member"] for _ in range(40)}
-        assert answered == {"web-a", "web-b"}
-        until("the statistics of 40 requests", lambda: int(
-            page.find("#total-total_connections").get_attribute("data-value")) >= 40, timeout=30)
-        until("the traffic graph", lambda: float(page.find("#graph-bytes").get_attribute("data-max")) > 0 and float(
-            page.find("#graph-connections").get_attribute("data-max")) > 0)
-        assert page.all('#graph-bytes polyline[data-series="bytes_out"]')
-        page.shot("detail-traffic-graph")
-
-        driver.get(server.url + "/dashboard/#/")
-        until("the load balancer in the list",
-              lambda: page.find(f'#lb-table tr[data-id="{lb_id}"] .oper').text == "ONLINE")
-        page.shot("list-with-load-balancer")
-
-        driver.get(server.url + f"/dashboard/#/lb/{lb_id}")
-        until("the delete button", lambda: page.find("#delete-lb").is_enabled())
-        page.click("#delete-lb")
-        until("the confirmation", lambda: page.find("#confirm-delete"))
-        page.shot("confirm-delete")
-        page.click("#confirm-delete-button")
-        until("the load balancer gone", lambda: page.all("#gone"), timeout=60)
-        page.shot("deleted")
-        assert server.http("GET", f"/v2/lbaas/loadbalancers/{lb_id}")[0] == 404
-        until("the empty list again", lambda: "#/" in driver.current_url and "None" in page.text("#lb-table"))
-        page.shot("list-after-delete")
-
-        # The only failed requests expected: the refused create (400) and the polls that found the LB gone (404).
-        refused = f"{server.url}/v2/lbaas/loadbalancers - Failed to load resource: the server responded with a " \
-                  "status of 400"
-        gone = f"{server.url}/v2/lbaas/loadbalancers/{lb_id}"
-        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
-                  and not e["message"].startswith(refused)
-                  and not (e["message"].startswith(gone) and e["message"].endswith("status of 404 (Not Found)"))]
-        assert errors == [], errors
+def create_lb(keystone: keystone_support.KeystoneCloud, user: str, name: str) -> str:
+    """A load balancer (noop drivers there) made with `user`'s token; its id once ACTIVE."""
+    with keystone.client(user) as client:
+        subnet = client.get("/v2.0/subnets?name=public-subnet").json()["subnets"][0]["id"]
+        resp = client.post(LBS, json={"loadbalancer": {"name": name, "vip_subnet_id": subnet}})
+        assert resp.status_code == 201, resp.text
+        lb_id = str(resp.json()["loadbalancer"]["id"])
+        until(f"{name} ACTIVE",
+              lambda: client.get(f"{LBS}/{lb_id}").json()["loadbalancer"]["provisioning_status"] == "ACTIVE")
+        return lb_id

@@ -109,7 +109,7 @@ export function showDetail(root, id) {
       h("div", { class: "panel" }, h("h2", {}, "Status tree"), treeBox)),
     h("div", { class: "panel", style: "margin-top:16px" }, graph.el),
     h("div", { class: "panel" }, childBox),
-    h("div", { class: "panel" }, h("h2", {}, "Failover timeline"), timelineBox));
+    h("div", { class: "panel", id: "timeline" }, h("h2", {}, "Failover timeline"), timelineBox));
   let stopped = false;
   let lb = null;
 
