@@ -10,7 +10,6 @@ import contextlib
 import logging
 import os
 import shutil
-import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from ostia.agent.heartbeat_sender import HeartbeatSender
 from ostia.agent.interfaces import Interfaces
 from ostia.agent.keepalived import Keepalived
 from ostia.agent.settings import AgentSettings
+from ostia.drivers.certificates.tls import ReloadableServerContext
 from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
@@ -51,7 +51,8 @@ esac
 @dataclass
 class Agent:
     settings: AgentSettings
-    ssl_context: ssl.SSLContext | None = None  # the live server context, reloaded by PUT /1.0/certificate
+    # The server's TLS context: PUT /1.0/certificate and PUT /1.0/ca_bundle reload it for new handshakes.
+    tls: ReloadableServerContext | None = None
     haproxy: HaproxyManager = field(init=False)
     interfaces: Interfaces = field(init=False)
     keepalived: Keepalived = field(init=False)

@@ -17,7 +17,7 @@ from ostia.agent.app import Agent, create_app
 from ostia.agent.keepalived import release_stale_vips
 from ostia.agent.settings import AgentSettings
 from ostia.conf import amphora_agent
-from ostia.drivers.certificates.tls import server_context
+from ostia.drivers.certificates.tls import ReloadableServerContext
 
 LOG = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ def run(conf_files: list[str]) -> int:
         print(f"ostia agent: {exc}", file=sys.stderr)
         return 2
     settings = AgentSettings.from_conf(conf, conf_files[-1] if conf_files else None)
-    # One context for the process's life: PUT /1.0/certificate loads the new chain into it, and every
-    # handshake after that presents the new certificate. Client certificates from the CA are required.
-    ctx = server_context(settings.server_cert, settings.server_key, settings.server_ca)
-    agent = Agent(settings, ctx)
+    # uvicorn keeps one context for the process's life; it hands each handshake to the latest one, which
+    # PUT /1.0/certificate and PUT /1.0/ca_bundle replace. Client certificates from a trusted CA are required.
+    tls = ReloadableServerContext(settings.server_cert, settings.server_key, settings.server_ca)
+    agent = Agent(settings, tls)
     # ACTIVE_STANDBY: a keepalived killed with this amphora's last agent may have left the VIP on eth1.
     release_stale_vips(settings, agent.keepalived, agent.interfaces)
     app = create_app(agent)
@@ -42,7 +42,7 @@ def run(conf_files: list[str]) -> int:
                             # bound that so SIGTERM ends the agent in seconds.
                             timeout_graceful_shutdown=3)
     config.load()
-    config.ssl = ctx  # uvicorn only builds contexts from file paths; hand it ours (used by create_server)
+    config.ssl = tls.base  # uvicorn only builds contexts from file paths; hand it ours (used by create_server)
     LOG.info("amp=%s agent on https://%s:%s (base %s, namespace %r)", settings.amphora_id, settings.bind_host,
              settings.bind_port, settings.base_path, settings.network_namespace)
     uvicorn.Server(config).run()  # the app's lifespan writes and removes the pid file

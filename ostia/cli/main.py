@@ -201,6 +201,9 @@ def parser() -> argparse.ArgumentParser:
 
     housekeeping_cmd.add_parser(sub, _conf)
     deploy_cmd.add_parser(sub, _conf)
+    from ostia.cli import ca_cmd
+
+    ca_cmd.add_parser(sub, _conf)
     return p
 
 

@@ -80,12 +80,13 @@ def _amphora(conf: cfg.ConfigOpts, db: Database, name: str) -> AmphoraDriver:
     def agent() -> Any:
         from ostia.drivers.amphora.client import AgentClient
         from ostia.drivers.amphora.rest import RestAmphoraDriver
-        from ostia.drivers.certificates.tls import client_context
+        from ostia.drivers.certificates.tls import ControllerTls
 
-        certs = certificate_driver(conf)
-        cert_file, key_file = certs.client_cert_files()
+        tls = ControllerTls(certificate_driver(conf))  # follows CA rotations and client certificate renewals
+        context = tls.refresh()
+        assert context is not None
         ha = conf.haproxy_amphora
-        client = AgentClient(client_context(cert_file, key_file, certs.ca_dir / "ca.pem"), ha.bind_port,
+        client = AgentClient(context, ha.bind_port, refresh=tls.refresh,
                              connect_timeout=ha.rest_request_conn_timeout, read_timeout=ha.rest_request_read_timeout,
                              retries=ha.active_connection_max_retries,
                              retry_interval=ha.active_connection_retry_interval,

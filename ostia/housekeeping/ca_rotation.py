@@ -52,13 +52,19 @@ class CaRotation:
         return self._distribute_and_promote()
 
     def advance(self) -> int:
-        """Housekeeping's step: resume a distribution, or finish a rotation past its grace period."""
+        """Housekeeping's step: resume a distribution, or finish a rotation past its grace period; returns how
+        many server certificates it rotated."""
+        distributing = self.certs.rotation_state()["phase"] == "distributing"
+        outcome = self.advance_outcome()
+        return len(outcome.rotated) if distributing else 0
+
+    def advance_outcome(self) -> Outcome:
         phase = self.certs.rotation_state()["phase"]
         if phase == "distributing":
-            return len(self._distribute_and_promote().rotated)
+            return self._distribute_and_promote()
         if phase == "grace" and self.certs.grace_over():
-            self.finish()
-        return 0
+            return self.finish()
+        return Outcome(phase=phase)
 
     def _distribute_and_promote(self) -> Outcome:
         outcome = self.distribute()

@@ -69,8 +69,31 @@ def put_server_certificate(body: bytes = Depends(raw_body), agent: Agent = Depen
     else:
         write_private(s.server_key, key_pem)
         write_private(s.server_cert, cert_pem)
-    if agent.ssl_context is not None:
-        agent.ssl_context.load_cert_chain(s.server_cert, s.server_key)
+    if agent.tls is not None:
+        agent.tls.reload()
+    return ok(202)
+
+
+@router.put("/1.0/ca_bundle")
+def put_ca_bundle(body: bytes = Depends(raw_body), agent: Agent = Depends(get_agent)) -> Any:
+    """Replace the CAs client certificates are accepted from (CA rotation: old + new, later new alone).
+
+    Only new handshakes use it; the caller's own connection stays up. The file is what the agent loads at its
+    next start too."""
+    blocks = [_ends_with_newline(m.group(0)) for m in _PEM_BLOCK.finditer(body)]
+    if not blocks or any(not b.startswith(b"-----BEGIN CERTIFICATE-----") for b in blocks):
+        raise AgentError(400, "Invalid CA bundle", "expected one or more PEM certificates and nothing else")
+    bundle, s = b"".join(blocks), agent.settings
+    with tempfile.TemporaryDirectory(dir=s.base_path) as tmp:  # validate before touching the live file
+        ca_tmp = Path(tmp) / "ca.pem"
+        write_private(ca_tmp, bundle)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cafile=ca_tmp)
+        except ssl.SSLError as exc:
+            raise AgentError(400, "Invalid CA bundle", str(exc)) from None
+    write_private(s.server_ca, bundle)
+    if agent.tls is not None:
+        agent.tls.reload()
     return ok(202)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -23,13 +24,26 @@ class AgentError(Exception):
 
 class AgentClient:
     def __init__(self, ssl_context: ssl.SSLContext, port: int, *, connect_timeout: float, read_timeout: float,
-                 retries: int, retry_interval: float, wait_interval: float) -> None:
+                 retries: int, retry_interval: float, wait_interval: float,
+                 refresh: Callable[[], ssl.SSLContext | None] | None = None) -> None:
         self.port = port
         self.retries = retries
         self.retry_interval = retry_interval
         self.wait_interval = wait_interval  # polling a starting agent: short, it answers within a second
-        timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
-        self._http = httpx.Client(verify=ssl_context, timeout=timeout, trust_env=False)
+        self._timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
+        # Returns a new context after a CA rotation or a renewed client certificate (None: keep the current one)
+        self._refresh = refresh
+        self._http = self._client(ssl_context)
+
+    def _client(self, ssl_context: ssl.SSLContext) -> httpx.Client:
+        return httpx.Client(verify=ssl_context, timeout=self._timeout, trust_env=False)
+
+    def _current(self) -> httpx.Client:
+        fresh = self._refresh() if self._refresh is not None else None
+        if fresh is not None:
+            # The previous client is not closed: another thread may be mid-request on it (its pool goes with it)
+            self._http = self._client(fresh)
+        return self._http
 
     def close(self) -> None:
         self._http.close()
@@ -46,7 +60,7 @@ class AgentClient:
         for attempt in range(1, attempts + 1):
             try:
                 # The agent's certificate carries the amphora id as its name: check it as the TLS hostname.
-                resp = self._http.request(method, url, extensions={"sni_hostname": amphora_id}, **kwargs)
+                resp = self._current().request(method, url, extensions={"sni_hostname": amphora_id}, **kwargs)
             except httpx.TransportError as exc:
                 if attempt == attempts:
                     raise AgentError(f"amp={amphora_id} agent at {address} unreachable: {exc!r}") from exc

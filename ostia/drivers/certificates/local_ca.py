@@ -127,6 +127,9 @@ class LocalCertificateDriver:
             return st.st_ino, st.st_mtime_ns
         return *stamp(ROTATION), *stamp(CA_CERT)
 
+    def rotation_stamp(self) -> tuple[int, ...]:
+        return self._current_stamp()
+
     def ensure_ca(self) -> None:
         if self._ca is not None and self._stamp == self._current_stamp():
             return
