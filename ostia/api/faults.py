@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ostia.api import openapi_errors
 from ostia.domain import errors
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +90,8 @@ def validation_message(errs: list[dict[str, Any]], root: str | None = None) -> s
 
 
 def install(app: FastAPI) -> None:
+    openapi_errors.install(app)  # the document names the answers these handlers give
+
     @app.exception_handler(errors.OstiaError)
     async def _ostia_error(_request: Request, exc: errors.OstiaError) -> JSONResponse:
         if exc.status_code >= 500:

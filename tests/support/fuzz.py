@@ -274,8 +274,35 @@ def graph_bodies(ids: dict[str, str]) -> st.SearchStrategy[dict[str, Any]]:
     return load_balancer.map(lambda lb: {"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET, **lb}})
 
 
+def conformance_problem(operation: Any, resp: Any) -> str | None:
+    """What in an answer breaks the operation's OpenAPI document (schemathesis's status code, content type and
+    response schema conformance), or None."""
+    from schemathesis.core.failures import FailureGroup
+    from schemathesis.core.transport import Response
+
+    answer = Response.from_any(resp)
+    if operation.responses.find_by_status_code(answer.status_code) is None:
+        return f"status {answer.status_code} is not documented ({', '.join(operation.responses.status_codes)})"
+    documented = operation.schema.get_content_types(operation, answer)
+    received = (answer.headers.get("content-type") or [""])[0].split(";")[0].strip()
+    if documented and received not in documented:
+        return f"content type {received!r} is not documented ({', '.join(documented)})"
+    try:
+        operation.validate_response(answer)
+    except (AssertionError, FailureGroup) as exc:
+        return "body breaks the response schema: " + " ".join(str(exc).split())[:300]
+    return None
+
+
+def reaches_template(path_params: dict[str, str]) -> bool:
+    """Whether a request still targets its operation: an empty, `.`/`..` or slashed path parameter routes the
+    request to another path (or to none), where the operation's documented answers do not apply."""
+    return all(v and "/" not in v and v not in (".", "..") for v in path_params.values())
+
+
 class Fuzzer:
-    """Sends requests through a TestClient and records every 5xx that is not an allowed provider answer."""
+    """Sends requests through a TestClient; records every 5xx that is not an allowed provider answer, and every
+    answer that breaks the OpenAPI document."""
 
     def __init__(self, api: Api, ids: dict[str, str], deadline: float | None = None) -> None:
         self.client = api.client
@@ -283,7 +310,10 @@ class Fuzzer:
         self.ids = ids
         self.deadline = deadline
         self.failures: list[Failure] = []
+        self.nonconforming: list[Failure] = []
+        self.operations: dict[tuple[str, str], Any] = {}  # (method, path template) → schemathesis operation
         self.count = 0
+        self.check_seconds = 0.0  # CPU spent on the conformance checks
         self.statuses: dict[int, int] = {}
 
     def expired(self) -> bool:
@@ -307,6 +337,13 @@ class Fuzzer:
         if status >= 500 and not (status in ALLOWED_5XX_PREFIX and _faultstring(text).startswith(
                 ALLOWED_5XX_PREFIX[status])):
             self.failures.append(Failure(method, path, params, body, status, text))
+        operation = self.operations.get((method, template))
+        if status != 599 and operation is not None and reaches_template(path_params):
+            checking = time.process_time()
+            problem = conformance_problem(operation, resp)
+            self.check_seconds += time.process_time() - checking
+            if problem:
+                self.nonconforming.append(Failure(method, path, params, body, status, f"{problem}: {text}"))
         return status
 
     def run_operation(self, operation: Any, mode: Any, examples: int, seed: int) -> None:
@@ -414,6 +451,7 @@ class Fuzzer:
         """Everything, deletes last (so the seeded tree serves the other operations first)."""
         from schemathesis import GenerationMode
 
+        self.operations.update({(op.method.upper(), op.path): op for op in operations})
         ordered = sorted(operations, key=lambda op: op.method.upper() == "DELETE")
         for index, op in enumerate(ordered):
             # Negative generation only where there is a body to break: the path parameters are plain strings,

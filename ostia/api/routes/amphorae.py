@@ -57,13 +57,15 @@ def amphora_stats(request: Request, amphora_id: str) -> dict[str, Any]:
     return {"amphora_stats": [schema.stats_wire(amp, row) for amp, row in rows]}
 
 
-@router.put("/octavia/amphorae/{amphora_id}/config", status_code=202)
+# An empty 202, as in Octavia (response_class: the document promises no JSON body).
+@router.put("/octavia/amphorae/{amphora_id}/config", status_code=202, response_class=Response)
 def configure_amphora(request: Request, amphora_id: str) -> Response:
     actions.configure(services(request), context(request), amphora_id)
     return Response(status_code=202)
 
 
-@router.put("/octavia/amphorae/{amphora_id}/failover", status_code=202)
+# An empty 202, as in Octavia (response_class: the document promises no JSON body).
+@router.put("/octavia/amphorae/{amphora_id}/failover", status_code=202, response_class=Response)
 def failover_amphora(request: Request, amphora_id: str) -> Response:
     actions.failover(services(request), context(request), amphora_id)
     return Response(status_code=202)

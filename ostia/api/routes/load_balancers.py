@@ -71,7 +71,8 @@ def load_balancer_status(request: Request, lb_id: str) -> dict[str, Any]:
         return actions.status_tree(lb)
 
 
-@router.put("/lbaas/loadbalancers/{lb_id}/failover", status_code=202)
+# An empty 202, as in Octavia (response_class: the document promises no JSON body).
+@router.put("/lbaas/loadbalancers/{lb_id}/failover", status_code=202, response_class=Response)
 def failover_load_balancer(request: Request, lb_id: str) -> Response:
     actions.failover(services(request), context(request), lb_id)
     return Response(status_code=202)

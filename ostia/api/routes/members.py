@@ -51,7 +51,8 @@ def create_member(request: Request, pool_id: str, body: schema.MemberPOSTBody) -
     return {"member": actions.create(services(request), context(request), pool_id, body.member)}
 
 
-@router.put(PATH, status_code=202)
+# An empty 202, as in Octavia (response_class: the document promises no JSON body).
+@router.put(PATH, status_code=202, response_class=Response)
 def batch_update_members(request: Request, pool_id: str, body: schema.MembersBatchBody) -> Response:
     _parent_pool(request, pool_id)
     actions.batch_update(services(request), context(request), pool_id, body.members, flag(request, "additive_only"))

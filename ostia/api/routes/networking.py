@@ -12,11 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from ostia.api import openapi_errors
 from ostia.api.routes.deps import query_params, services
 from ostia.api.schemas.common import ts
 from ostia.db.models import Network, Port, Subnet
 
-router = APIRouter()
+router = APIRouter(responses=openapi_errors.NEUTRON_NOT_FOUND)
 
 
 def network_wire(net: Network, subnet_ids: list[str]) -> dict[str, Any]:

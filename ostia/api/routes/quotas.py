@@ -69,7 +69,8 @@ def update_quota(request: Request, project_id: str, body: schema.QuotaPUTBody) -
     return {"quota": schema.to_wire(project_id, values)}
 
 
-@router.delete("/lbaas/quotas/{project_id}", status_code=202)
+# An empty 202, as in Octavia (response_class: the document promises no JSON body).
+@router.delete("/lbaas/quotas/{project_id}", status_code=202, response_class=Response)
 def reset_quota(request: Request, project_id: str) -> Response:
     actions.reset(services(request), context(request), project_id)
     return Response(status_code=202)
