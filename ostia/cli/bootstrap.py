@@ -14,6 +14,7 @@ from ostia.api.services import ApiServices, Dispatcher
 from ostia.db import migrate
 from ostia.db.engine import Database, default_url, make_engine
 from ostia.db.repositories import networks
+from ostia.drivers import registry
 from ostia.drivers.cert_manager.local import LocalCertManager
 from ostia.drivers.registry import Drivers, build_drivers
 from ostia.jobs.inproc import InProcessDispatcher
@@ -65,7 +66,7 @@ def api_services(conf: cfg.ConfigOpts, db: Database, dispatcher: Dispatcher, dri
     enforce = conf.api_settings.auth_strategy in ("keystone", "testing")
     return ApiServices(conf=conf, db=db, dispatcher=dispatcher, policy=Policy(conf, enforce=enforce),
                        network_accepts_unknown=drivers.network.accepts_unknown_subnets,
-                       cert_manager=cert_manager(conf, db), vip_allocator=drivers.network,
+                       cert_manager=registry.cert_manager(conf, db), vip_allocator=drivers.network,
                        active_standby=conf.controller_worker.network_driver != "loopback")
 
 

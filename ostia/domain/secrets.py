@@ -45,6 +45,14 @@ def _join(*parts: bytes) -> bytes:
     return b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts if p)
 
 
+def crl_of(bundle: TlsBundle, ref: str) -> bytes:
+    """`get_crl` for every manager: the bundle's CRL, or CertificateRetrievalError when `ref` holds none."""
+    crl = bundle.crl_pem()
+    if not crl:
+        raise CertificateRetrievalError([ref])
+    return crl
+
+
 class CertManager(Protocol):
     def get(self, ref: str, project_id: str | None) -> TlsBundle:
         """The bundle behind `ref`, if `project_id` owns it (None: any project, for admins and the worker).
@@ -55,6 +63,14 @@ class CertManager(Protocol):
 
     def get_crl(self, ref: str, project_id: str | None) -> bytes:
         """The PEM CRL of a CRL container; CertificateRetrievalError if `ref` holds none."""
+        ...
+
+    def grant_access(self, ref: str, project_id: str | None, auth_token: str | None) -> None:
+        """Octavia's `set_acls`: with the caller's own token, let the controller read `ref` later.
+
+        Called by the API before `get`. A manager whose `get` checks ownership itself does nothing here. Raises
+        CertificateRetrievalError when the caller may not share the ref.
+        """
         ...
 
 
@@ -68,5 +84,8 @@ class NoCertManager:
     def get_crl(self, ref: str, project_id: str | None) -> bytes:
         raise CertificateRetrievalError([ref])
 
+    def grant_access(self, ref: str, project_id: str | None, auth_token: str | None) -> None:
+        raise CertificateRetrievalError([ref])
 
-__all__ = ["CertManager", "CertificateRetrievalError", "NoCertManager", "TlsBundle"]
+
+__all__ = ["CertManager", "CertificateRetrievalError", "NoCertManager", "TlsBundle", "crl_of"]

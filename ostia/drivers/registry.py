@@ -51,9 +51,17 @@ def certificate_driver(conf: cfg.ConfigOpts) -> Any:
 
 
 def cert_manager(conf: cfg.ConfigOpts, db: Database) -> Any:
+    """The local store; with `[certificates] cert_manager = barbican_cert_manager` also Barbican, by ref form."""
     from ostia.drivers.cert_manager.local import LocalCertManager
 
-    return LocalCertManager(conf, db)
+    local = LocalCertManager(conf, db)
+    name = conf.certificates.cert_manager
+    if name == "local_cert_manager":
+        return local
+    from ostia.drivers.cert_manager.barbican import BarbicanCertManager
+    from ostia.drivers.cert_manager.routing import RoutingCertManager
+
+    return RoutingCertManager(local, BarbicanCertManager(conf))
 
 
 def heartbeat_options(conf: cfg.ConfigOpts) -> dict[str, str]:

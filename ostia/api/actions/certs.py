@@ -19,16 +19,19 @@ def _project(ctx: RequestContext) -> str | None:
     return ctx.project_id
 
 
+def _token(svc: ApiServices, ctx: RequestContext) -> str | None:
+    # Only a token Keystone validated stands for the caller; noauth clients send X-Auth-Token "notused".
+    return ctx.auth_token if svc.conf.api_settings.auth_strategy == "keystone" else None
+
+
 def check_certificates(svc: ApiServices, ctx: RequestContext, refs: Iterable[str | None]) -> None:
     """Server (or pool client) certificates: each must resolve and carry its private key."""
     bad: list[str] = []
     for ref in refs:
         if not ref:
             continue
-        try:
-            bundle = svc.cert_manager.get(ref, _project(ctx))
-        except errors.CertificateRetrievalError:
-            bad.append(ref)
+        bundle = _fetch(svc, ctx, ref, bad)
+        if bundle is None:
             continue
         if not bundle.certificate or not bundle.private_key:
             bad.append(ref)  # a CA or CRL container cannot serve TLS
@@ -65,7 +68,10 @@ def check_ca_and_crl(svc: ApiServices, ctx: RequestContext, ca_ref: str | None, 
 
 
 def _fetch(svc: ApiServices, ctx: RequestContext, ref: str, bad: list[str]) -> TlsBundle | None:
+    """As Octavia: first share the ref with the controller using the caller's token, then read it as the
+    controller will (a Barbican ref the caller's project may not read fails the first step)."""
     try:
+        svc.cert_manager.grant_access(ref, _project(ctx), _token(svc, ctx))
         return svc.cert_manager.get(ref, _project(ctx))
     except errors.CertificateRetrievalError:
         bad.append(ref)

@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 from ostia.db.engine import Database
 from ostia.db.models import TlsSecret
 from ostia.domain.errors import CertificateRetrievalError
-from ostia.domain.secrets import TlsBundle
+from ostia.domain.secrets import TlsBundle, crl_of
 
 REF_PREFIX = "ostia://secrets/"
 
@@ -106,10 +106,10 @@ class LocalCertManager:
             raise CertificateRetrievalError([ref]) from None
 
     def get_crl(self, ref: str, project_id: str | None) -> bytes:
-        crl = self.get(ref, project_id).crl_pem()
-        if not crl:
-            raise CertificateRetrievalError([ref])
-        return crl
+        return crl_of(self.get(ref, project_id), ref)
+
+    def grant_access(self, ref: str, project_id: str | None, auth_token: str | None) -> None:
+        """Nothing to share: the controller reads the table directly and `get` checks the project."""
 
     # -- management (`ostia secret ...`)
 
