@@ -13,6 +13,7 @@ import concurrent.futures
 import os
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -84,13 +85,13 @@ def bench_batch(url: str, members: int) -> float:
         return elapsed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lbs", type=int, default=1000)
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--db", help="database URL (default: SQLite in a temporary state dir)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     # the API and job path alone: noop drivers, no amphorae
     settings = list(NOOP_SETTINGS)
     settings += [f"database.connection={args.db}"] if args.db else []
@@ -100,6 +101,8 @@ def main() -> None:
               f"({args.rounds} requests)")
         batch = bench_batch(url, args.members)
         print(f"batch update of {args.members} members to ACTIVE: {batch:.2f} s")
+    return {"lbs": args.lbs, "list_p50_ms": round(p50 * 1000, 1), "list_p99_ms": round(p99 * 1000, 1),
+            "list_requests": args.rounds, "members": args.members, "batch_update_to_active_s": round(batch, 2)}
 
 
 if __name__ == "__main__":

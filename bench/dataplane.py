@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -49,11 +50,11 @@ def build_lb(api: httpx.Client) -> str:
     return f"http://{lb['vip_address']}:8080/"
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each; the best is kept")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = [f"networking.networks=public:public-subnet:127.{NET}.1.0/24,private:private-subnet:127.{NET}.2.0/24",
                 f"local_compute.mgmt_cidr=127.{NET}.3.0/24"]
     spec = [(f"m{i + 1}", f"127.{NET}.2.{10 + i}", 8081) for i in range(2)]
@@ -71,6 +72,9 @@ def main() -> None:
     print(f"hand-written HAProxy: {b_rps:7.0f} req/s  p99 {b_p99:7.2f} ms")
     print(f"ratio Ostia / baseline: req/s {o_rps / b_rps:.2f}, p99 {o_p99 / b_p99:.2f} "
           f"(wrk -t2 -c50 -d{args.seconds}s, best of {args.rounds})")
+    return {"ostia_rps": round(o_rps), "ostia_p99_ms": round(o_p99, 2), "baseline_rps": round(b_rps),
+            "baseline_p99_ms": round(b_p99, 2), "ratio_rps": round(o_rps / b_rps, 2),
+            "ratio_p99": round(o_p99 / b_p99, 2), "wrk": f"-t2 -c50 -d{args.seconds}s, best of {args.rounds}"}
 
 
 if __name__ == "__main__":

@@ -112,10 +112,10 @@ def one_run(server: OstiaServer, hosts: Any, subnets: dict[str, str], members: l
             server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}", timeout=60)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3, help="runs per topology (1-10)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     runs = max(1, min(args.runs, 10))
     if os.geteuid() != 0:
         sys.exit("bench/failover.py needs root (network namespaces, keepalived)")
@@ -143,10 +143,17 @@ def main() -> None:
             for m in members:
                 m.stop()
     print("median over the runs:")
+    figures: dict[str, Any] = {"runs_per_topology": runs, "heartbeat_interval_s": hm.heartbeat_interval,
+                               "heartbeat_timeout_s": hm.heartbeat_timeout,
+                               "health_check_interval_s": hm.health_check_interval}
     for topology, rs in results.items():
-        print(f"  {topology:<14} failed requests {statistics.median(r['failed'] for r in rs):5.2f} s, "
-              f"detected {statistics.median(r['detected'] for r in rs):5.2f} s, "
-              f"redundancy restored {statistics.median(r['redundancy'] for r in rs):5.2f} s after the kill")
+        medians = {k: round(statistics.median(r[k] for r in rs), 2) for k in ("failed", "detected", "redundancy")}
+        figures[topology] = {"failed_requests_s": medians["failed"], "detected_s": medians["detected"],
+                             "redundancy_restored_s": medians["redundancy"],
+                             "failed_requests": [r["failed_requests"] for r in rs]}
+        print(f"  {topology:<14} failed requests {medians['failed']:5.2f} s, detected {medians['detected']:5.2f} s, "
+              f"redundancy restored {medians['redundancy']:5.2f} s after the kill")
+    return figures
 
 
 if __name__ == "__main__":

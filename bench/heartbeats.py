@@ -206,7 +206,7 @@ def one_round(url: str, state: str, trees_file: str, rate: int, seconds: float, 
             "ok": lost == 0 and not problems}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--amphorae", type=int, default=2000)
     p.add_argument("--rates", default="5000,10000,15000")
@@ -216,12 +216,14 @@ def main() -> int:
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--rate", type=int, help=argparse.SUPPRESS)
     p.add_argument("--seq-base", type=int, default=0, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.send:
-        return send(args)
+    args = p.parse_args(argv)
+    if args.send:  # the sender subprocess
+        send(args)
+        return {}
     from tests.support.databases import fresh_database
 
     best = 0
+    rounds: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as state, fresh_database("postgresql", state) as url:
         started = time.monotonic()
         trees = populate(url, args.amphorae)
@@ -232,13 +234,14 @@ def main() -> int:
         for n, rate in enumerate(int(r) for r in args.rates.split(",")):
             r = one_round(url, state, trees_file, rate, args.seconds, seq_base=(n + 1) * 1_000_000)
             print(json.dumps(r), flush=True)
+            rounds.append(r)
             if not r["ok"]:
                 break
             best = max(best, r["achieved_hbps"])
     print(f"highest rate with 0 dropped: {best} hb/s (one health-manager process, PostgreSQL, "
           f"{args.amphorae} amphorae)")
-    return 0
+    return {"amphorae": args.amphorae, "best_hbps_with_0_dropped": best, "rounds": rounds}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

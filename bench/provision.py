@@ -73,10 +73,10 @@ def one_run(api: httpx.Client, subnet: str, private: str, i: int) -> tuple[float
     return create_s, member_s
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     settings = [f"networking.networks=public:public-subnet:127.{NET}.1.0/24,private:private-subnet:127.{NET}.2.0/24",
                 f"local_compute.mgmt_cidr=127.{NET}.3.0/24"]
     spec = [(f"m{i + 1}", f"127.{NET}.2.{10 + i}", 8081) for i in range(3)]
@@ -91,6 +91,11 @@ def main() -> None:
           f"(min {min(creates):.3f}, max {max(creates):.3f}, {args.runs} runs)")
     print(f"member add → first request it serves: p50 {percentile(adds, 50):.3f} s "
           f"(min {min(adds):.3f}, max {max(adds):.3f}, {args.runs} runs)")
+    return {"runs": args.runs, "create_to_first_200_p50_s": round(percentile(creates, 50), 3),
+            "create_to_first_200_min_s": round(min(creates), 3), "create_to_first_200_max_s": round(max(creates), 3),
+            "member_add_to_first_request_p50_s": round(percentile(adds, 50), 3),
+            "member_add_to_first_request_min_s": round(min(adds), 3),
+            "member_add_to_first_request_max_s": round(max(adds), 3)}
 
 
 if __name__ == "__main__":
