@@ -117,8 +117,7 @@ export function showDetail(root, id) {
     mount(head, h("h1", { id: "lb-title" }, lb.name || lb.id),
       h("button", { class: "danger", id: "delete-lb", onclick: () => confirmDelete(lb, () => {
         mount(notice, h("div", { class: "notice", id: "deleting" }, "Deleting…"));
-      }), disabled: lb.provisioning_status.startsWith("PENDING") && lb.provisioning_status !== "PENDING_DELETE"
-        ? true : undefined }, "Delete"));
+      }), disabled: ["ACTIVE", "ERROR"].includes(lb.provisioning_status) ? undefined : true }, "Delete"));
   }
 
   async function poll() {
@@ -126,7 +125,10 @@ export function showDetail(root, id) {
       lb = (await get(`${LB}/${id}`)).loadbalancer;
     } catch (err) {
       if (err.status === 404) {
-        mount(notice, h("div", { class: "notice", id: "gone" }, "This load balancer no longer exists."));
+        // Deleted (or never there): nothing below would be true any more, so only the notice stays.
+        mount(root, h("p", {}, h("a", { href: "#/" }, "← Load balancers")),
+          h("h1", {}, lb ? lb.name || lb.id : id),
+          h("div", { class: "notice", id: "gone" }, "This load balancer no longer exists. Back to the list…"));
         stopped = true;
         setTimeout(() => { if (location.hash === `#/lb/${id}`) location.hash = "#/"; }, 1500);
       } else mount(notice, h("div", { class: "error" }, err.message));
