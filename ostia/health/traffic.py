@@ -29,7 +29,8 @@ def _count(value: Any) -> int:
 
 
 class MemberTraffic:
-    def __init__(self) -> None:
+    def __init__(self, max_series: int = MAX_SERIES) -> None:
+        self.max_series = max_series
         self._lock = threading.Lock()
         self._totals: dict[MemberKey, dict[str, int]] = {}
         self._current: dict[MemberKey, int] = {}
@@ -40,7 +41,7 @@ class MemberTraffic:
             for key, stats in deltas:
                 totals = self._totals.get(key)
                 if totals is None:
-                    if len(self._totals) >= MAX_SERIES:
+                    if len(self._totals) >= self.max_series:
                         continue
                     totals = self._totals[key] = dict.fromkeys(FIELDS, 0)
                 for name in FIELDS:

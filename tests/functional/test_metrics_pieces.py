@@ -1,0 +1,115 @@
+"""The parts of /metrics and the progress display that the end-to-end test does not reach: route templates,
+the source check in front of /metrics, the standalone listener of `ostia health-manager`/`ostia worker`, member
+traffic accounting, and the live line on a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from ostia.cli.progress_cmd import Display, bar
+from ostia.health.traffic import MemberKey, MemberTraffic
+from ostia.metrics.asgi import UNMATCHED, MetricsEndpoint, RouteTemplates, parse_cidrs
+from ostia.metrics.instruments import FLOW_SECONDS
+from ostia.metrics.registry import process_registry, serve
+from tests.support.processes import free_port
+
+TEMPLATES = ["/", "/v2/lbaas/loadbalancers", "/v2/lbaas/loadbalancers/{lb_id}",
+             "/v2/lbaas/loadbalancers/{lb_id}/status", "/v2/lbaas/pools/{pool_id}/members/{member_id}"]
+
+
+def test_paths_are_labelled_with_their_route_template_never_an_id() -> None:
+    route = RouteTemplates(lambda: TEMPLATES)
+    assert route("/v2/lbaas/loadbalancers") == "/v2/lbaas/loadbalancers"
+    assert route("/v2.0/lbaas/loadbalancers/abc.json") == "/v2/lbaas/loadbalancers/{lb_id}"
+    assert route("/v2/lbaas/loadbalancers/abc/status") == "/v2/lbaas/loadbalancers/{lb_id}/status"
+    assert route("/v2/lbaas/pools/p/members/m") == "/v2/lbaas/pools/{pool_id}/members/{member_id}"
+    assert route("/v2/lbaas/loadbalancers/a/b/c") == UNMATCHED
+    assert route("/anything/else") == UNMATCHED
+
+
+def _get(app: MetricsEndpoint, path: str, client: str) -> tuple[int, bytes]:
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": (client, 40000)}
+    asyncio.run(app(scope, receive, send))
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+async def _inner(scope: Any, receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def test_metrics_answer_listed_sources_only_and_other_paths_pass_through() -> None:
+    app = MetricsEndpoint(_inner, RouteTemplates(lambda: TEMPLATES), process_registry(),
+                          parse_cidrs(["10.0.0.0/8", " ::1/128 "]))
+    status, body = _get(app, "/metrics", "10.1.2.3")
+    assert status == 200
+    assert "ostia_api_request_duration_seconds" in {f.name for f in text_string_to_metric_families(body.decode())}
+    assert _get(app, "/metrics", "::1")[0] == 200
+    status, body = _get(app, "/metrics", "192.168.1.1")
+    assert status == 403 and b"Policy does not allow" in body
+    assert _get(app, "/v2/lbaas/loadbalancers", "192.168.1.1")[0] == 204  # only /metrics is restricted
+    open_app = MetricsEndpoint(_inner, RouteTemplates(lambda: TEMPLATES), process_registry(), [])
+    assert _get(open_app, "/metrics", "192.168.1.1")[0] == 200
+
+
+def test_the_standalone_listener_serves_the_process_registry() -> None:
+    FLOW_SECONDS.labels("pieces.test", "DONE").observe(0.5)
+    port = free_port()
+    server = serve(f"127.0.0.1:{port}", process_registry(), "test")
+    assert server is not None
+    try:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    finally:
+        server.shutdown()
+        server.server_close()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    assert [s.value for s in samples if s.name == "ostia_flow_duration_seconds_count"
+            and s.labels["flow"] == "pieces.test"] == [1.0]
+    assert serve("", process_registry(), "test") is None
+
+
+def test_member_traffic_adds_deltas_keeps_current_sessions_and_is_bounded() -> None:
+    traffic = MemberTraffic(max_series=50)
+    key = MemberKey("lb", "l", "p", "m")
+    traffic.add([(key, {"rx": 10, "tx": 100, "totconns": 1, "conns": 3}),
+                 (key, {"rx": 5, "tx": -7, "totconns": "x", "econ": 1, "conns": 1})])
+    assert traffic.snapshot() == [(key, {"rx": 15, "tx": 100, "totconns": 1, "econ": 1, "eresp": 0}, 1)]
+    traffic.add((MemberKey("lb", "l", "p", f"m{i}"), {"rx": 1}) for i in range(100))
+    assert len(traffic.snapshot()) == 50  # forged ids cannot grow it without end
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_one_redrawn_line_and_a_pipe_plain_lines_on_change() -> None:
+    terminal = _Tty()
+    tty = Display(terminal)
+    tty.update("members " + bar(1, 4))
+    tty.update("members " + bar(1, 4))
+    tty.done("finished")
+    out = terminal.getvalue()
+    assert out.count("\r") == 3 and "\n" not in out.rstrip("\n")
+    assert "[#######-----------------------] 1/4" in out
+    piped = io.StringIO()
+    pipe = Display(piped)
+    pipe.update("a")
+    pipe.update("a")
+    pipe.update("b")
+    pipe.done("b")
+    assert [line.split("] ", 1)[1] for line in piped.getvalue().splitlines()] == ["a", "b", "b"]
+    assert "\r" not in piped.getvalue()
