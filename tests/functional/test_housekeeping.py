@@ -85,12 +85,16 @@ def test_cleanup_removes_expired_deleted_rows_and_keeps_the_rest(any_db: str, tm
                 ("expired", AmphoraStatus.DELETED), ("still_beating", AmphoraStatus.DELETED),
                 ("young", AmphoraStatus.DELETED), ("error", AmphoraStatus.ERROR))}
             session.add_all(amps.values())
+            # A deleted load balancer one of whose amphorae never reached DELETED (a leak): kept, to stay traceable.
+            leaky = LoadBalancer(project_id="p1", provisioning_status="DELETED", operating_status="OFFLINE")
+            session.add(leaky)
             session.flush()
+            session.add(Amphora(status=AmphoraStatus.ERROR, load_balancer_id=leaky.id, updated_at=utcnow() - OLD))
             amp_ids = {name: amp.id for name, amp in amps.items()}
             session.add(AmphoraHealth(amphora_id=amp_ids["expired"], last_update=utcnow() - OLD, seq=1))
             session.add(AmphoraHealth(amphora_id=amp_ids["still_beating"], last_update=utcnow(), seq=1))
             aged = utcnow() - OLD
-            session.execute(update(LoadBalancer).where(LoadBalancer.id.in_([old["id"], live["id"]]))
+            session.execute(update(LoadBalancer).where(LoadBalancer.id.in_([old["id"], live["id"], leaky.id]))
                             .values(updated_at=aged))
             session.execute(update(Amphora).where(Amphora.id.in_(
                 [old_amp, amp_ids["expired"], amp_ids["still_beating"], amp_ids["error"]])).values(updated_at=aged))
@@ -100,10 +104,11 @@ def test_cleanup_removes_expired_deleted_rows_and_keeps_the_rest(any_db: str, tm
         removed = cleanup.run_once()
         assert (removed.load_balancers, removed.amphorae) == (1, 2)  # old LB; its amphora and "expired"
         with db.session() as session:
-            assert set(session.scalars(select(LoadBalancer.id))) == {young["id"], live["id"]}
+            assert set(session.scalars(select(LoadBalancer.id))) == {young["id"], live["id"], leaky.id}
             assert set(session.scalars(select(Amphora.id))) == {
                 amp_ids["still_beating"], amp_ids["young"], amp_ids["error"],
-                *session.scalars(select(Amphora.id).where(Amphora.load_balancer_id.in_([young["id"], live["id"]])))}
+                *session.scalars(select(Amphora.id).where(
+                    Amphora.load_balancer_id.in_([young["id"], live["id"], leaky.id])))}
             assert set(session.scalars(select(AmphoraHealth.amphora_id))) == {amp_ids["still_beating"]}
         for model, where in ((Job, Job.load_balancer_id == old["id"]),
                              (FailoverEvent, FailoverEvent.load_balancer_id == old["id"]),
