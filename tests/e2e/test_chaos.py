@@ -71,6 +71,9 @@ class Tree:
     def members(self) -> list[tuple[str, str]]:
         return [(p["id"], m["id"]) for p in self.pools for m in p["members"]]
 
+    def health_monitors(self) -> list[str]:
+        return [p["healthmonitor_id"] for p in self.pools if p.get("healthmonitor_id")]
+
 
 class Client:
     def __init__(self, dep: Deployment, ledger: Ledger, rng: random.Random, members: list[Member],
@@ -162,7 +165,7 @@ class Client:
         status, _, retried = self.call("lb_cascade_delete", "DELETE", f"{LB}/{lb_id}?cascade=true", None, (204,))
         if status == 204 or (retried and status == 404):
             self.gone(lb_id, *(li["id"] for li in t.listeners), *(p["id"] for p in t.pools),
-                      *(m for _, m in t.members()), *(p.get("healthmonitor_id") for p in t.pools if p.get("healthmonitor_id")))
+                      *(m for _, m in t.members()), *t.health_monitors())
             self.lbs.remove(lb_id)
             self.wait_deleted(lb_id)
 
