@@ -155,7 +155,15 @@ class HeartbeatSender:
             LOG.info("amp=%s keepalived runs again: heartbeats resume", self.s.amphora_id)
             self._skipping = False
         message = self.build()
-        packet = heartbeat.encode(message, self.s.heartbeat_key)
+        try:
+            packet = heartbeat.encode(message, self.s.heartbeat_key)
+        except ValueError:
+            # Too big for one datagram: the statuses matter (a missing beat means failover), the per-member
+            # traffic for /metrics does not, so it goes (and that beat's member deltas are lost).
+            for pool in message["pools"].values():
+                pool.pop("member_stats", None)
+            packet = heartbeat.encode(message, self.s.heartbeat_key)
+            LOG.warning("amp=%s heartbeat too large with member traffic: sent without it", self.s.amphora_id)
         self._send(packet)
         return message
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 TIMEOUT = 30.0
 
@@ -55,6 +56,8 @@ def _keystone(args: argparse.Namespace) -> tuple[str, str]:
 
 class ApiClient:
     def __init__(self, args: argparse.Namespace) -> None:
+        import httpx  # here: every `ostia` command builds the parser that registers these commands
+
         headers = {"Accept": "application/json"}
         keystone = args.os_auth_type not in (None, "none", "noauth") or (
             args.os_auth_type is None and "OS_AUTH_URL" in os.environ)

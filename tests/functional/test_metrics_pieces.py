@@ -1,16 +1,23 @@
 """The parts of /metrics and the progress display that the end-to-end test does not reach: route templates,
 the source check in front of /metrics, the standalone listener of `ostia health-manager`/`ostia worker`, member
-traffic accounting, and the live line on a terminal."""
+traffic accounting, a heartbeat too big with member traffic, and the live line on a terminal."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import socket
+import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from ostia import heartbeat
+from ostia.agent.heartbeat_sender import HeartbeatSender
+from ostia.agent.settings import AgentSettings
 from ostia.cli.progress_cmd import Display, bar
 from ostia.health.traffic import MemberKey, MemberTraffic
 from ostia.metrics.asgi import UNMATCHED, MetricsEndpoint, RouteTemplates, parse_cidrs
@@ -113,3 +120,37 @@ def test_a_terminal_gets_one_redrawn_line_and_a_pipe_plain_lines_on_change() -> 
     pipe.done("b")
     assert [line.split("] ", 1)[1] for line in piped.getvalue().splitlines()] == ["a", "b", "b"]
     assert "\r" not in piped.getvalue()
+
+
+class _NoKeepalived:
+    config = Path("/nonexistent/keepalived.conf")
+
+    def pid(self) -> None:
+        return None
+
+
+def test_a_beat_too_big_with_member_traffic_is_sent_without_it(tmp_path: Path) -> None:
+    members = {str(uuid.uuid4()): "UP" for _ in range(1500)}
+    stats = {m: {"tx": 123456, "rx": 65432, "totconns": 17, "econ": 0, "eresp": 0, "conns": 2} for m in members}
+    big = {"id": "amp", "seq": 0, "ver": 3, "listeners": {},
+           "pools": {"p:l": {"status": "UP", "members": members, "member_stats": stats}}}
+    with pytest.raises(ValueError):
+        heartbeat.encode(big, "k")  # too big for one datagram as it is
+
+    class Sender(HeartbeatSender):
+        def build(self) -> dict[str, Any]:
+            return big
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(5)
+        settings = AgentSettings(amphora_id="amp", base_path=tmp_path, server_cert=tmp_path / "c",
+                                 server_key=tmp_path / "k", server_ca=tmp_path / "ca", heartbeat_key="k",
+                                 controller_ip_port_list=(f"127.0.0.1:{sock.getsockname()[1]}",))
+        sender = Sender(settings, haproxy=None, keepalived=_NoKeepalived())  # type: ignore[arg-type]
+        try:
+            sender.beat()
+            got = heartbeat.decode(sock.recv(heartbeat.MAX_PACKET), "k")
+        finally:
+            sender.stop()
+    assert got["pools"]["p:l"] == {"status": "UP", "members": members}  # the statuses got through
