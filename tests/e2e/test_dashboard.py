@@ -188,6 +188,7 @@ def test_dashboard_creates_watches_and_deletes_a_load_balancer(server: OstiaServ
     until("members ONLINE", lambda: member_statuses(page) == ["ONLINE", "ONLINE"], timeout=30)
     until("the load balancer ONLINE", lambda: page.text("#lb-oper") == "ONLINE", timeout=15)
     assert [r.text.split()[0] for r in page.all("#members-table tbody tr")] == ["web-a", "web-b"]
+    assert "HTTP every 1s" in page.text("#pools-table")
     page.shot("detail-active-online")
 
     # Real requests through the VIP, each on a connection of its own; the wizard's X-Forwarded-For reached them.

@@ -137,15 +137,16 @@ export function showDetail(root, id) {
     header();
     mount(factsBox, facts(lb));
     const q = `?loadbalancer_id=${id}`;
-    const [tree, stats, listeners, pools, monitors] = await Promise.all([
+    const [tree, stats, listeners, pools] = await Promise.all([
       get(`${LB}/${id}/status`), get(`${LB}/${id}/stats`), get(`/v2/lbaas/listeners${q}`),
-      get(`/v2/lbaas/pools${q}`), get("/v2/lbaas/healthmonitors")]);
+      get(`/v2/lbaas/pools${q}`)]);
     mount(treeBox, statusTree(tree.statuses.loadbalancer));
     graph.add(stats.stats);
     const members = (await Promise.all(pools.pools.map((p) => get(`/v2/lbaas/pools/${p.id}/members`)
       .then((r) => r.members.map((m) => ({ ...m, pool_id: p.id }))).catch(() => [])))).flat();
-    mount(childBox, children(listeners.listeners, pools.pools, members,
-      monitors.healthmonitors.filter((m) => pools.pools.some((p) => p.id === m.pools?.[0]?.id))));
+    const monitors = await Promise.all(pools.pools.filter((p) => p.healthmonitor_id).map((p) =>
+      get(`/v2/lbaas/healthmonitors/${p.healthmonitor_id}`).then((r) => r.healthmonitor).catch(() => null)));
+    mount(childBox, children(listeners.listeners, pools.pools, members, monitors.filter(Boolean)));
     try {
       mount(timelineBox, timeline((await get(`${LB}/${id}/failover_timeline`)).failover_timeline));
     } catch (err) {
