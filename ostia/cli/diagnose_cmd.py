@@ -26,7 +26,7 @@ from ostia.health import timeline
 ConfLoader = Callable[[argparse.Namespace], Any]
 TIMELINE_TAIL = 10
 CERT_WARN_DAYS = 14
-SERVER_CERT = "server.pem"  # the local compute driver's name for an agent's certificate
+SERVER_CERT = "tls/server.pem"  # the local compute driver's name for an agent's certificate
 
 
 def add_parser(sub: Any, load_conf: ConfLoader) -> None:

@@ -115,8 +115,9 @@ def test_build_starts_an_agent_answering_mtls_with_private_files_and_is_idempote
     directory = env.amphora_dir / amp
     # Created 0700; the agent opens it to 0755 so HAProxy's `nobody` workers reach its ping wrapper.
     assert _mode(directory) & 0o022 == 0 and _mode(env.amphora_dir) == 0o711
-    for name in ("agent.conf", "server.pem", "server.key", "client_ca.pem"):
+    for name in ("agent.conf", "tls/server.pem", "tls/server.key", "tls/client_ca.pem"):
         assert _mode(directory / name) == 0o600, name
+    assert _mode(directory / "tls") == 0o700  # the key's directory stays closed while the amphora's is open
     pid = process.read_pid(directory / "agent.pid")
     assert pid is not None and process.alive(pid)
 

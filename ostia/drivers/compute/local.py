@@ -7,8 +7,9 @@ wrapper inside an amphora's directory, but nobody else needs to list the amphora
                                 secrets stay 0600/0700); the agent's base_path, so its HAProxy/keepalived
                                 state (<lb id>/haproxy.cfg, <lb id>/haproxy.pid, ...) lives here too
         agent.conf              the agent's oslo.config file ([amphora_agent]); bind_host = the management address
-        server.pem, server.key  the agent's certificate (CN = amphora id) and key
-        client_ca.pem           the CA the controller's client certificate must chain to
+        tls/                    0700 (the amphora directory itself is opened to 0755 by the agent):
+          server.pem, server.key  the agent's certificate (CN = amphora id) and key
+          client_ca.pem           the CA the controller's client certificate must chain to
         agent.pid, agent.log    the running agent (stdout and stderr appended)
 
 The agent's base_path is not that directory but a symlink to it, `<link_dir>/<12 hex>`: HAProxy refuses a
@@ -59,9 +60,10 @@ LOG = logging.getLogger(__name__)
 AGENT_CONF = "agent.conf"
 AGENT_PID = "agent.pid"
 AGENT_LOG = "agent.log"
-SERVER_CERT = "server.pem"
-SERVER_KEY = "server.key"
-CLIENT_CA = "client_ca.pem"
+TLS_DIR = "tls"
+SERVER_CERT = f"{TLS_DIR}/server.pem"
+SERVER_KEY = f"{TLS_DIR}/server.key"
+CLIENT_CA = f"{TLS_DIR}/client_ca.pem"
 AGENT_GROUP = "amphora_agent"
 # compute ids become directory names: nothing that could climb out of amphora_dir
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -341,6 +343,11 @@ class LocalComputeDriver:
 
     def _ensure_certificates(self, amphora_id: str) -> None:
         directory = self.directory(amphora_id)
+        _own_dir(directory / TLS_DIR, 0o700)
+        for name in (SERVER_KEY, SERVER_CERT):  # an amphora made before tls/ existed keeps its identity
+            old = directory / Path(name).name
+            if old.exists() and not (directory / name).exists():
+                os.replace(old, directory / name)
         if not ((directory / SERVER_CERT).exists() and (directory / SERVER_KEY).exists()):
             issued = self.certificates.issue_server_cert(amphora_id)
             write_private(directory / SERVER_KEY, issued.key_pem)  # the key first, as the CA driver does
