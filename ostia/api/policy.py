@@ -13,6 +13,7 @@ from ostia.api.context import RequestContext
 from ostia.domain import errors
 
 PREFIX = "os_load-balancer_api"
+DEFAULT_POLICY_FILE = "policy.yaml"  # oslo.policy's default, also [api_settings] policy_file's
 
 BASE_RULES = {
     "context_is_admin": "role:admin or role:load-balancer_admin",
@@ -83,10 +84,13 @@ class Policy:
     def __init__(self, conf: cfg.ConfigOpts, enforce: bool) -> None:
         """`enforce` is False in noauth mode, where every caller is an admin anyway."""
         self.enforce_enabled = enforce
-        policy_file = conf.api_settings.policy_file
         # use_conf must stay on: without it oslo.policy never loads the registered defaults and refuses
         # everything. A relative policy_file is looked up in oslo.config's directories (beside ostia.conf).
-        self._enforcer = policy.Enforcer(conf, policy_file=policy_file)
+        self._enforcer = policy.Enforcer(conf)  # also registers [oslo_policy]
+        # Octavia's option is [oslo_policy] policy_file; [api_settings] policy_file is Ostia's own spelling,
+        # honoured when only it was changed from the common default.
+        if conf.oslo_policy.policy_file == DEFAULT_POLICY_FILE:
+            self._enforcer.policy_file = conf.api_settings.policy_file
         self._enforcer.register_defaults([policy.RuleDefault(n, r) for n, r in DEFAULT_RULES.items()])
 
     def allowed(self, ctx: RequestContext, action: str, project_id: str | None) -> bool:

@@ -11,6 +11,9 @@ catalog points `load-balancer` and `network` at the Ostia started here. Projects
     norole_a    project_a       member of nothing Ostia knows (a role of its own)
     member_b    project_b       load-balancer_member
     global_obs  project_b       load-balancer_global_observer
+
+and for the RBAC matrix, in each of project_a and project_b (`rbac_user(role, "a")` names them), one user per
+entry of RBAC_ROLES: each load-balancer role, admin, and `norole` (a role Ostia does not know).
 """
 
 from __future__ import annotations
@@ -50,6 +53,20 @@ USERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "member_b": ("project_b", ("load-balancer_member",)),
     "global_obs": ("project_b", ("load-balancer_global_observer",)),
 }
+# matrix role key → the Keystone role its users hold
+RBAC_ROLES: dict[str, str] = {
+    "observer": "load-balancer_observer", "global_observer": "load-balancer_global_observer",
+    "member": "load-balancer_member", "quota_admin": "load-balancer_quota_admin", "lb_admin": "load-balancer_admin",
+    "admin": "admin", "norole": "unrelated",
+}
+
+
+def rbac_user(role: str, project: str) -> str:
+    """The matrix user holding RBAC_ROLES[role] in project_<project> ("a" or "b")."""
+    return f"rbac_{project}_{role}"
+
+
+USERS.update({rbac_user(role, p): (f"project_{p}", (ks_role,)) for p in "ab" for role, ks_role in RBAC_ROLES.items()})
 SERVICE_USER, SERVICE_PASSWORD = "ostia", "ostia-service-secret"
 
 
@@ -67,8 +84,18 @@ class KeystoneCloud:
 
     def token(self, user: str) -> str:
         if user not in self._tokens:
-            self._tokens[user] = ks_session.Session(auth=v3.Password(**self.credentials(user))).get_token()
+            self._tokens[user] = self.fresh_token(user)
         return self._tokens[user]
+
+    def fresh_token(self, user: str) -> str:
+        """A new token, never cached here (nor yet by Ostia's auth_token)."""
+        return str(ks_session.Session(auth=v3.Password(**self.credentials(user))).get_token())
+
+    def revoke(self, token: str) -> None:
+        """Keystone's own revocation (DELETE /v3/auth/tokens), asked by the admin."""
+        resp = httpx.delete(f"{self.auth_url}/auth/tokens", timeout=30,
+                            headers={"X-Auth-Token": self.token("admin"), "X-Subject-Token": token})
+        assert resp.status_code == 204, resp.text
 
     def client(self, user: str | None) -> httpx.Client:
         """httpx straight at Ostia with `user`'s token (no token for None)."""
@@ -172,20 +199,26 @@ def register(auth_url: str, ostia_url: str) -> dict[str, str]:
         for name in ("service", "project_a", "project_b"):
             projects[name] = ident.create_project(name=name, domain_id="default")
         accounts = {SERVICE_USER: ("service", ("service",)), **USERS}
-        for user, (project, user_roles) in accounts.items():
+
+        def add_user(user: str) -> None:
+            project, user_roles = accounts[user]
             password = SERVICE_PASSWORD if user == SERVICE_USER else password_of(user)
             created = ident.create_user(name=user, password=password, domain_id="default",
                                         default_project_id=projects[project].id)
             for role in user_roles:
                 ident.assign_project_role_to_user(projects[project], created, roles[role])
+
+        # Keystone serves one request at a time; overlapping the client side still saves most of the wait.
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(add_user, accounts))
         return {name: p.id for name, p in projects.items()}
     finally:
         conn.close()
 
 
 @contextlib.contextmanager
-def running_ostia(workdir: Path, auth_url: str, port: int) -> Iterator[str]:
-    """`ostia up` in keystone mode, its own state dir; yields its root URL."""
+def running_ostia(workdir: Path, auth_url: str, port: int, extra_conf: str = "") -> Iterator[str]:
+    """`ostia up` in keystone mode, its own state dir (`extra_conf`: more ostia.conf sections); yields its URL."""
     conf = workdir / "ostia.conf"
     conf.write_text(textwrap.dedent(f"""\
         [keystone_authtoken]
@@ -197,7 +230,7 @@ def running_ostia(workdir: Path, auth_url: str, port: int) -> Iterator[str]:
         project_name = service
         user_domain_name = Default
         project_domain_name = Default
-        """))
+        """) + extra_conf)
     url = f"http://127.0.0.1:{port}"
     log = workdir / "ostia.log"
     ostia = Path(sys.executable).parent / "ostia"
