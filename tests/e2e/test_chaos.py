@@ -266,7 +266,7 @@ class Killer:
 
     def run(self) -> None:
         while not self.stop.wait(self.rng.uniform(*KILL_EVERY)):
-            victim = self.rng.choice(self.dep.services())
+            victim = self.rng.choice([s for s in self.dep.services() if s != "housekeeping"])
             if not self.dep.ready(victim):  # still starting after the last kill: a running one is the point
                 continue
             if victim.startswith("api-"):

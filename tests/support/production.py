@@ -29,6 +29,7 @@ import httpx
 from sqlalchemy import select, text
 
 from ostia import process
+from ostia.cli.deploy_cmd import housekeeping_available
 from ostia.db.engine import Database, make_engine
 from ostia.db.models import Amphora, LoadBalancer
 from ostia.db.to_spec import build_spec
@@ -104,8 +105,10 @@ class Deployment:
         return self.state / "run"
 
     def services(self) -> list[str]:
+        """What `ostia deploy` runs for this config (housekeeping once `ostia housekeeping` exists)."""
+        extra = ["housekeeping"] if housekeeping_available() else []
         return [f"api-{i}" for i in (1, 2)] + [f"worker-{i}" for i in (1, 2)] + \
-               [f"health-manager-{i}" for i in (1, 2)]
+               [f"health-manager-{i}" for i in (1, 2)] + extra
 
     # -- processes ------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,7 +134,9 @@ class Deployment:
             tag = f":{self.pid(service)}:"
             log = _read(self.state / "logs" / f"{service}.log")
             return any(tag in line and "listening on topic" in line for line in log.splitlines())
-        return _udp_bound(self.hm_ports[int(service[-1]) - 1])
+        if service.startswith("health-manager"):
+            return _udp_bound(self.hm_ports[int(service[-1]) - 1])
+        return True
 
     def wait_up(self, timeout: float = START_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
