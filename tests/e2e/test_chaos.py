@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.backends import Member
-from tests.support.production import Deployment, deployment
+from tests.support.production import Deployment, deployment, member_servers
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(420)]
 
@@ -277,14 +277,9 @@ class Killer:
 
 
 @pytest.fixture
-def members(tmp_path: Path) -> Iterator[tuple[int, list[Member]]]:
-    net = random.randrange(100, 250)
-    servers = [Member(f"m{i}", f"127.{net}.2.{10 + i}") for i in range(3)]
-    try:
-        yield net, servers
-    finally:
-        for s in servers:
-            s.stop()
+def members() -> Iterator[tuple[int, list[Member]]]:
+    with member_servers(3) as found:
+        yield found
 
 
 def test_chaos_kills_leave_no_pending_no_lost_rows_and_haproxy_matching_the_database(

@@ -15,7 +15,6 @@ so both load balancers are SINGLE.
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +25,7 @@ from sqlalchemy import text
 
 from ostia import process
 from tests.support.backends import Member, request
-from tests.support.production import Deployment, deployment
+from tests.support.production import Deployment, deployment, member_servers
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(300)]
 
@@ -65,13 +64,8 @@ class Load:
 
 @pytest.fixture
 def members() -> Iterator[tuple[int, list[Member]]]:
-    net = random.randrange(100, 250)
-    servers = [Member(f"m{i}", f"127.{net}.2.{10 + i}") for i in range(2)]
-    try:
-        yield net, servers
-    finally:
-        for s in servers:
-            s.stop()
+    with member_servers(2) as found:
+        yield found
 
 
 def create_lb(dep: Deployment, name: str, subnets: dict[str, str], servers: list[Member]) -> dict[str, str]:

@@ -14,6 +14,7 @@ import configparser
 import contextlib
 import hashlib
 import os
+import random
 import shutil
 import signal
 import socket
@@ -38,6 +39,7 @@ from ostia.drivers.compute.local import delete_all
 from ostia.render.haproxy import render_haproxy
 from tests.e2e.conftest import OSTIA
 from tests.e2e.test_rabbit import TRANSPORT_URL, _delete_queues
+from tests.support.backends import Member
 from tests.support.databases import fresh_database
 from tests.support.failover import free_udp_port
 from tests.support.processes import free_port
@@ -326,3 +328,15 @@ def deployment(tmp: Path, net: int, **options: dict[str, object]) -> Iterator[De
                 dep.close()
                 delete_all(dep.state / "amphorae")
                 _delete_queues(topic)
+
+
+@contextlib.contextmanager
+def member_servers(count: int) -> Iterator[tuple[int, list[Member]]]:
+    """A random 127.<net>.0.0/16 for a deployment's networks and `count` HTTP members on its private subnet."""
+    net = random.randrange(100, 250)
+    servers = [Member(f"m{i}", f"127.{net}.2.{10 + i}") for i in range(count)]
+    try:
+        yield net, servers
+    finally:
+        for s in servers:
+            s.stop()
