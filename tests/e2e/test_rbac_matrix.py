@@ -509,12 +509,14 @@ def phases(cases: list[Case]) -> tuple[list[Case], dict[str, list[Case]]]:
 def test_policy_matrix_matches_octavia_defaults(world: World) -> None:
     cases = matrix_cases()
     first, second = phases(cases)
+    started = time.monotonic()
     with ThreadPoolExecutor(4) as pool:
         problems = [p for p in pool.map(lambda c: run_case(world, c), first) if p]
+        halfway = time.monotonic()
         for batch in pool.map(lambda p: [run_serial(world, c) for c in second[p]], PROJECTS):
             problems += [p for p in batch if p]
-    print(f"\nRBAC matrix: {len(cases)} (route, role, project) cases, {len(first)} in phase 1, "
-          f"{sum(map(len, second.values()))} serial")
+    print(f"\nRBAC matrix: {len(cases)} (route, role, project) cases: {len(first)} in phase 1 "
+          f"({halfway - started:.1f} s), {sum(map(len, second.values()))} serial ({time.monotonic() - halfway:.1f} s)")
     assert not problems, f"{len(problems)} of {len(cases)} cases differ from Octavia's defaults:\n" + \
         "\n".join(problems)
 
