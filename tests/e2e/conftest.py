@@ -30,6 +30,8 @@ from typing import Any
 import pytest
 
 from ostia.drivers.compute.local import delete_all
+from tests.support.barbican import barbican  # noqa: F401 - session fixture, started only by tests asking for it
+from tests.support.keystone import keystone  # noqa: F401 - one Keystone per session for every module here
 from tests.support.processes import NOOP_SETTINGS, free_port, free_udp_port, stop, wait_http
 
 BIN = Path(sys.executable).parent

@@ -18,13 +18,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from ostia import conf as ostia_conf
 from ostia.drivers.cert_manager.barbican import BarbicanCertManager
 from tests.support import barbican as barbican_support
-from tests.support import keystone as keystone_support
 from tests.support import tls_secrets
 
 pytestmark = [pytest.mark.e2e, pytest.mark.keystone]
-
-keystone = keystone_support.keystone
-barbican = barbican_support.barbican
 
 LBS = "/v2/lbaas/loadbalancers"
 LISTENERS = "/v2/lbaas/listeners"
