@@ -102,7 +102,7 @@ class CaRotation:
             if not mine:  # another housekeeper is rotating it: counted as pending, checked again next pass
                 return False
             try:
-                push_server_certificate(self.db, self.certs, self.target, amphora_id, bundle=self.certs.ca_bundle())
+                push_server_certificate(self.db, self.certs, self.target, amphora_id)
                 return True
             except AgentError as exc:
                 LOG.warning("amp=%s not moved to CA generation %d yet: %s", amphora_id, generation, exc)

@@ -5,8 +5,9 @@ One pass (`CertRotator.run_once`):
 2. drives a CA rotation on (ostia/housekeeping/ca_rotation.py): resumes distributing a new CA that
    `ostia ca rotate` could not finish, and drops the old CA once its grace period is over;
 3. re-issues the server certificate of every amphora that expires within `cert_expiry_buffer` (or whose
-   expiry the database does not know yet) and PUTs it to its agent (`/1.0/certificate`): the agent swaps its
-   TLS server context for new handshakes only, HAProxy is not touched, so traffic never notices.
+   expiry the database does not know yet) and PUTs it to its agent (`/1.0/ca_bundle`, then `/1.0/certificate`):
+   the agent swaps its TLS server context for new handshakes only, HAProxy is not touched, so traffic never
+   notices.
 
 Two housekeepers never rotate the same amphora: each claims the row first with a compare-and-set on
 `cert_busy` (Octavia's column), and releases it when done, whatever happened.
@@ -69,13 +70,14 @@ def claimed(db: Database, amphora_id: str) -> Iterator[bool]:
 
 
 def push_server_certificate(db: Database, certs: LocalCertificateDriver, target: CertificateTarget,
-                            amphora_id: str, *, bundle: bytes | None = None) -> None:
+                            amphora_id: str) -> None:
     """Issue a new server certificate (from the CA that signs server certificates now) and install it on the
-    agent, after the CA bundle when one is given; then record its expiry and CA generation."""
+    agent, then record its expiry and CA generation. The CA bundle goes first, always: an amphora recorded on
+    a generation must trust what the controller trusts (mid-rotation: old and new), or the controller's next
+    client certificate would be refused there."""
     generation = certs.server_generation
     issued = certs.issue_server_cert(amphora_id)
-    if bundle is not None:
-        target.put_ca_bundle(amphora_id, bundle)
+    target.put_ca_bundle(amphora_id, certs.ca_bundle())
     target.put_server_certificate(amphora_id, issued.cert_pem + issued.key_pem)
     expires = issued.expires_at.astimezone(dt.UTC).replace(tzinfo=None)  # the DB keeps naive UTC
     with db.session() as session:
