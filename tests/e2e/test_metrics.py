@@ -128,7 +128,7 @@ def test_member_counters_rise_with_real_traffic(server: OstiaServer, lb: dict[st
     listener_in = value(before, "octavia_listener_bytes_in_total", listener=listener_id)
     hits = sum(m.hits for m in members)
     answered = [request(f"http://{lb['vip_address']}/").member for _ in range(REQUESTS)]
-    assert sorted(set(answered)) == ["m1", "m2"]
+    assert set(answered) == {"m1", "m2"}
     assert sum(m.hits for m in members) - hits == REQUESTS
 
     def risen() -> dict[str, list[Any]] | None:
@@ -172,25 +172,42 @@ def test_metrics_answer_only_allowed_sources(server: OstiaServer) -> None:
 
 # -- progress commands ------------------------------------------------------------------------------------------
 
+def ostia_all(server: OstiaServer, tmp: Path, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """`ostia <args>` for each command, all at once, as a user runs them, output captured (not a terminal:
+    plain lines)."""
+    procs = [subprocess.Popen([str(OSTIA), *args, "--os-endpoint", server.url, "--interval", "0.2"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=client_env(tmp))
+             for args in commands]
+    results = []
+    try:
+        for proc, args in zip(procs, commands, strict=True):
+            out, err = proc.communicate(timeout=CLI_TIMEOUT)
+            results.append(subprocess.CompletedProcess(args, proc.returncode, out, err))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return results
+
+
 def ostia(server: OstiaServer, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`ostia <args>` as a user runs it, output captured (not a terminal: plain lines)."""
-    return subprocess.run([str(OSTIA), *args, "--os-endpoint", server.url, "--interval", "0.2"],
-                          capture_output=True, text=True, timeout=CLI_TIMEOUT, env=client_env(tmp))
+    return ostia_all(server, tmp, list(args))[0]
 
 
 def test_loadbalancer_wait_prints_status_and_children_and_times_out(server: OstiaServer, lb: dict[str, Any],
                                                                     tmp_path: Path) -> None:
-    done = ostia(server, tmp_path, "loadbalancer", "wait", lb["id"])
+    done, waited, missing = ostia_all(
+        server, tmp_path, ["loadbalancer", "wait", lb["id"]],
+        ["loadbalancer", "wait", lb["id"], "--status", "PENDING_UPDATE", "--timeout", "1"],
+        ["loadbalancer", "wait", "0" * 8 + "-0000-0000-0000-" + "0" * 12])
     assert done.returncode == 0, done.stderr
     last = done.stdout.splitlines()[-1]
     assert f"loadbalancer {lb['id']}: ACTIVE/" in last
     assert "listeners 1/1 pools 1/1 members 2/2 ACTIVE" in last
-    waited = ostia(server, tmp_path, "loadbalancer", "wait", lb["id"], "--status", "PENDING_UPDATE",
-                   "--timeout", "1")
     assert waited.returncode == 124, waited.stdout
     assert waited.stdout.splitlines()[-1].endswith("timed out after 1s")
     assert "\r" not in waited.stdout and "\x1b" not in waited.stdout
-    missing = ostia(server, tmp_path, "loadbalancer", "wait", "0" * 8 + "-0000-0000-0000-" + "0" * 12)
     assert missing.returncode == 1
     assert "DELETED (waited for ACTIVE)" in missing.stdout
 
