@@ -35,6 +35,7 @@ LOG = logging.getLogger("ostia.housekeeping.certs")
 # Amphorae whose agent is meant to answer (Octavia skips DELETED and PENDING_DELETE; one still booting gets its
 # certificate from the build and is left alone too).
 SERVING = (AmphoraStatus.READY, AmphoraStatus.ALLOCATED)
+STALE_CLAIM = dt.timedelta(minutes=10)
 
 
 class CertificateTarget(Protocol):
@@ -55,12 +56,19 @@ def live_amphorae() -> Any:
     return (Amphora.status.in_(list(SERVING)), Amphora.lb_network_ip.is_not(None))
 
 
+def claimable() -> Any:
+    """Not busy, or busy for so long that its housekeeper must have died mid-rotation (a rotation takes
+    seconds; a claim stamps updated_at), so one crash never blocks an amphora, or a CA rotation, for good."""
+    stale = utcnow() - STALE_CLAIM
+    return or_(Amphora.cert_busy.is_(False), Amphora.updated_at.is_(None), Amphora.updated_at < stale)
+
+
 @contextmanager
 def claimed(db: Database, amphora_id: str) -> Iterator[bool]:
     """Claim the amphora's certificate (cert_busy false → true); yields whether this caller got it."""
     with db.session() as session:
-        got = session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.cert_busy.is_(False))
-                              .values(cert_busy=True)).rowcount == 1  # type: ignore[attr-defined]
+        got = session.execute(update(Amphora).where(Amphora.id == amphora_id, claimable())
+                              .values(cert_busy=True, updated_at=utcnow())).rowcount == 1  # type: ignore[attr-defined]
     try:
         yield got
     finally:
@@ -111,7 +119,7 @@ class CertRotator:
         horizon = utcnow() + self.buffer
         with self.db.session() as session:
             return list(session.scalars(
-                select(Amphora.id).where(*live_amphorae(), Amphora.cert_busy.is_(False),
+                select(Amphora.id).where(*live_amphorae(), claimable(),
                                          or_(Amphora.cert_expiration.is_(None), Amphora.cert_expiration < horizon))
                 .order_by(Amphora.cert_expiration)))
 

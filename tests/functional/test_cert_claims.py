@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from ostia.db.models import Amphora, utcnow
-from ostia.housekeeping.certs import CertRotator, claimed
+from ostia.housekeeping.certs import STALE_CLAIM, CertRotator, claimed
 from tests.support.controller import Api
 
 
@@ -63,3 +63,16 @@ def test_due_amphorae_are_those_close_to_expiry_unknown_and_not_busy(controller:
     with pytest.raises(RuntimeError), claimed(controller.db, amp):
         raise RuntimeError("rotation failed")
     assert rotator.expiring() == [amp]  # released anyway
+    # A housekeeper that died holding the claim: after STALE_CLAIM another one takes the amphora over.
+    with controller.db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amp).values(
+            cert_busy=True, updated_at=utcnow() - dt.timedelta(minutes=1)))
+    assert rotator.expiring() == []
+    with claimed(controller.db, amp) as mine:
+        assert not mine
+    with controller.db.session() as session:
+        session.execute(update(Amphora).where(Amphora.id == amp).values(
+            updated_at=utcnow() - STALE_CLAIM - dt.timedelta(seconds=1)))
+    assert rotator.expiring() == [amp]
+    with claimed(controller.db, amp) as mine:
+        assert mine
