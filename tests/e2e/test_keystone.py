@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.conftest import OSTIA
 from tests.support import keystone as keystone_support
 
 pytestmark = [pytest.mark.e2e, pytest.mark.keystone]
@@ -167,3 +171,28 @@ def test_roles_and_project_scoping(keystone: keystone_support.KeystoneCloud) -> 
         for client, path in ((c["member_a"], a), (c["member_b"], b), (c["member_b"], for_b)):
             resp = client.delete(path)
             assert resp.status_code == 204, resp.text
+
+
+def test_metrics_need_no_token_and_the_progress_command_authenticates_like_the_clients(
+        keystone: keystone_support.KeystoneCloud, tmp_path: Path) -> None:
+    with keystone.client(None) as anon:
+        metrics = anon.get("/metrics")  # scrapers carry no token; the source check (loopback) lets this one in
+        assert metrics.status_code == 200, metrics.text
+        assert "ostia_api_request_duration_seconds" in metrics.text
+        assert anon.get(LBS).status_code == 401
+    with keystone.client("member_a") as member:
+        lb = create(member, name="ks-wait")
+    creds = keystone.credentials("member_a")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update({f"OS_{k.upper()}": v for k, v in creds.items()}, HOME=str(tmp_path))
+    # No endpoint given: password auth, then the catalog's load-balancer endpoint.
+    done = subprocess.run([str(OSTIA), "loadbalancer", "wait", lb["id"], "--interval", "0.2", "--timeout", "60"],
+                          capture_output=True, text=True, timeout=90, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert f"loadbalancer {lb['id']}: ACTIVE/" in last and last.endswith("listeners 0/0 pools 0/0 members 0/0 ACTIVE")
+    env["OS_PASSWORD"] = "wrong"
+    refused_login = subprocess.run([str(OSTIA), "loadbalancer", "wait", lb["id"]], capture_output=True, text=True,
+                                   timeout=90, env=env)
+    assert refused_login.returncode == 1
+    assert "cannot reach the API" in refused_login.stderr
