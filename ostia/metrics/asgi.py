@@ -38,12 +38,15 @@ class RouteTemplates:
     def __init__(self, paths: Callable[[], Iterable[str]]) -> None:
         self._paths = paths
         self._literal: dict[str, str] | None = None
-        self._patterns: list[tuple[re.Pattern[str], str]] = []
+        # By segment count: a path is only tried against templates as deep as itself.
+        self._patterns: dict[int, list[tuple[re.Pattern[str], str]]] = {}
 
     def _load(self) -> dict[str, str]:
         templates = list(self._paths())
-        self._patterns = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t)) + "$"), t)
-                          for t in sorted(templates, key=lambda t: t.count("{")) if "{" in t]
+        for t in sorted(templates, key=lambda t: t.count("{")):
+            if "{" in t:
+                pattern = re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(t)) + "$")
+                self._patterns.setdefault(t.count("/"), []).append((pattern, t))
         return {t: t for t in templates if "{" not in t}
 
     def __call__(self, path: str) -> str:
@@ -55,7 +58,7 @@ class RouteTemplates:
         literal = self._literal.get(path)
         if literal is not None:
             return literal
-        for pattern, template in self._patterns:
+        for pattern, template in self._patterns.get(path.count("/"), ()):
             if pattern.match(path):
                 return template
         return UNMATCHED
