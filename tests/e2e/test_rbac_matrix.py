@@ -5,6 +5,9 @@ ROUTES table), never from `ostia.api.policy`, so a wrong default in Ostia fails 
 that would change state either fail after the policy check on purpose (a duplicate, a missing reference: the
 status proves policy passed) or run in a serial second phase on throw-away objects, each followed by a wait for
 the load balancer to settle, so the cases do not depend on their order.
+
+Another project's object is a 403, as in Octavia's controllers (they load the row, then check the policy against
+its owner's project), not a 404; a list is cut to the caller's project unless the caller reads globally.
 """
 
 from __future__ import annotations
@@ -243,10 +246,9 @@ ROUTES += [
 @dataclasses.dataclass(frozen=True)
 class Case:
     route: Route
-    role: str            # key of RBAC_ROLES, or "" for the 401 rows
+    role: str            # key of RBAC_ROLES
     caller: str          # "a"/"b": the caller's project
     target: str          # "a"/"b": the project whose objects the request names
-    token: str = ""      # 401 rows: the kind of bad token
 
     @property
     def user(self) -> str:
@@ -257,8 +259,8 @@ class Case:
         return passes(self.route.rule, RBAC_ROLES[self.role], owner)
 
     def __str__(self) -> str:
-        who = self.token or f"{self.role}@{self.caller}"
-        return f"{self.route.method} {self.route.path} [{self.route.policy}] {who} -> project {self.target}"
+        return (f"{self.route.method} {self.route.path} [{self.route.policy}] {self.role}@{self.caller}"
+                f" -> project {self.target}")
 
 
 def matrix_cases() -> list[Case]:
