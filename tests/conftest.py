@@ -43,3 +43,13 @@ def sqlite_api(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """The API on SQLite only, for tests that are not about the database backend."""
     with running_controller(sqlite_url, str(tmp_path_factory.mktemp("state"))) as ctl, TestClient(ctl.app) as c:
         yield Api(c)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Groups for `pytest -n N --dist loadgroup` (scripts/test): a module's tests stay on one worker so its
+    module-scoped fixtures are made once, and every test using the suite's Keystone shares one worker so the
+    (slow to start) Keystone is started once."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        group = "keystone" if "keystone" in fixtures else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
