@@ -10,7 +10,8 @@ SIGKILLs a random API, worker or health manager every few seconds; the superviso
 Afterwards, within bounded waits: nothing stays PENDING_*; every object an API acknowledged (201/202) and the
 client did not delete is still there and every deleted one is gone; no API ever answered 5xx; every ACTIVE load
 balancer's applied haproxy.cfg is what its rows render to (and the hash the worker recorded); no amphora
-directory is left without its row; no amphora was failed over (none died).
+directory is left without its row; no amphora was failed over (none died); every listener whose pool has a
+member taking traffic answers through its VIP from a member.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.support.backends import Member
+from tests.support.backends import Member, request
 from tests.support.production import Deployment, deployment, member_servers
 
 pytestmark = [pytest.mark.rabbit, pytest.mark.timeout(420)]
@@ -343,3 +344,6 @@ def test_chaos_kills_leave_no_pending_no_lost_rows_and_haproxy_matching_the_data
         dirs = {d.name for d in (dep.state / "amphorae").iterdir() if d.is_dir() and not d.name.startswith(".")}
         assert dirs <= amp_ids, f"amphora directories without a live row (leaked agents): {dirs - amp_ids}"
         assert failovers == 0, "an amphora was failed over although none died"
+        answers = {url: request(url, timeout=5).member for url in dep.serving_urls()}
+        print(f"chaos: {len(answers)} listeners with members serve through their VIPs")
+        assert None not in answers.values(), answers

@@ -221,6 +221,19 @@ class Deployment:
                     problems += _compare(lb, amp, amp_dir / amp.id)
         return problems
 
+    def serving_urls(self) -> list[str]:
+        """http://<vip>:<port>/ of every listener of an ACTIVE load balancer whose default pool has a member that
+        takes traffic (enabled, weight > 0): each must answer from a member."""
+        urls = []
+        with self.db.session() as session:
+            for lb in session.scalars(select(LoadBalancer).where(LoadBalancer.provisioning_status == "ACTIVE")):
+                for li in lb.listeners:
+                    pool = li.default_pool
+                    if li.admin_state_up and pool is not None and pool.admin_state_up and any(
+                            m.admin_state_up and m.weight > 0 for m in pool.members):
+                        urls.append(f"http://{lb.vip_address}:{li.protocol_port}/")
+        return urls
+
     def close(self) -> None:
         self.api.close()
         self.db.engine.dispose()
