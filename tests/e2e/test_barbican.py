@@ -4,6 +4,8 @@ barbican_acl); a ref the caller's project may not read, or no ref at all, is Oct
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -141,3 +143,25 @@ def test_foreign_and_bogus_refs_are_octavias_400_and_create_nothing(
         assert (lb["provisioning_status"], lb["listeners"]) == ("ACTIVE", [])
     # project_b's attempt did not share project_a's secret with anyone.
     assert readers(barbican.client("tls_a"), foreign) == []
+
+
+def test_local_refs_keep_resolving_beside_barbican(barbican: barbican_support.BarbicanCloud,
+                                                   tmp_path: Path) -> None:
+    leaf = tls_secrets.issue("local.bb.example")
+    bundle = tmp_path / "local.pem"
+    bundle.write_bytes(leaf.cert_pem() + leaf.key_pem())
+    made = subprocess.run([str(Path(sys.executable).parent / "ostia"), "--state-dir", str(barbican.ostia_state),
+                           "secret", "create", "--project", barbican.projects["project_a"], str(bundle)],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert made.returncode == 0, made.stderr
+    local_ref = made.stdout.strip()
+    assert local_ref.startswith("ostia://secrets/")
+    with barbican.ostia("tls_a") as client:
+        lb_id = make_lb(client)
+        resp = client.post(LISTENERS, json=https(lb_id, 443, default_tls_container_ref=local_ref))
+        assert resp.status_code == 201, resp.text
+    # ... and stays the project's own: project_b cannot use it either.
+    with barbican.ostia("tls_b") as client:
+        lb_id = make_lb(client)
+        resp = client.post(LISTENERS, json=https(lb_id, 443, default_tls_container_ref=local_ref))
+        assert (resp.status_code, resp.json()["faultstring"]) == (400, not_retrievable(local_ref))
