@@ -56,6 +56,9 @@ def test_leftovers_of_a_killed_supervisor_are_stopped_before_new_children_start(
     sup = _supervisor(tmp_path, Service("sleeper", SLEEPER), stop_timeout=5)
     orphan = subprocess.Popen([*SLEEPER[:2], "import time; time.sleep(60)  # ostia"], start_new_session=True)
     try:
+        deadline = time.monotonic() + 10  # until the child has exec'd (before, /proc shows our command line)
+        while not any("# ostia" in a for a in process.cmdline(orphan.pid)) and time.monotonic() < deadline:
+            time.sleep(0.01)
         sup.pid_file("sleeper").write_text(f"{orphan.pid}\n")
         sup.stop_leftovers()
         assert orphan.wait(5) == -signal.SIGTERM
@@ -63,3 +66,32 @@ def test_leftovers_of_a_killed_supervisor_are_stopped_before_new_children_start(
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+def test_deploy_runs_one_api_per_port_and_one_health_manager_per_controller_address() -> None:
+    from ostia import conf as conf_mod
+    from ostia.cli import deploy_cmd
+
+    conf = conf_mod.load([], {"DEFAULT": {"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"},
+                              "database": {"connection": "postgresql+psycopg://postgres@127.0.0.1/ostia"},
+                              "health_manager": {"controller_ip_port_list": ["127.0.0.1:5555", "[::1]:5556"]},
+                              "deploy": {"api_bind_ports": [9886, 9887], "workers": 3, "housekeeping": False}})
+    assert deploy_cmd.check(conf) is None
+    services = {s.name: s.argv[3:] for s in deploy_cmd.services(conf, ["ostia", "--config-file", "p.conf"])}
+    assert services == {
+        "api-1": ["--set", "api_settings.bind_port=9886", "api"],
+        "api-2": ["--set", "api_settings.bind_port=9887", "api"],
+        "worker-1": ["worker"], "worker-2": ["worker"], "worker-3": ["worker"],
+        "health-manager-1": ["--set", "health_manager.bind_ip=127.0.0.1", "--set", "health_manager.bind_port=5555",
+                             "health-manager"],
+        "health-manager-2": ["--set", "health_manager.bind_ip=::1", "--set", "health_manager.bind_port=5556",
+                             "health-manager"]}
+
+
+def test_deploy_refuses_sqlite_and_a_missing_transport_url() -> None:
+    from ostia import conf as conf_mod
+    from ostia.cli import deploy_cmd
+
+    assert "transport_url" in (deploy_cmd.check(conf_mod.load()) or "")
+    sqlite = conf_mod.load([], {"DEFAULT": {"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"}})
+    assert "SQLite" in (deploy_cmd.check(sqlite) or "")
