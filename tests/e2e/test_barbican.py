@@ -4,6 +4,8 @@ barbican_acl); a ref the caller's project may not read, or no ref at all, is Oct
 
 from __future__ import annotations
 
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -14,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
@@ -58,7 +61,7 @@ def readers(bb: Any, ref: str) -> list[str]:
     return list(acl.users or []) if acl else []
 
 
-def wait_active(client: httpx.Client, lb_id: str, timeout: float = 30) -> None:
+def wait_active(client: httpx.Client, lb_id: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if client.get(f"{LBS}/{lb_id}").json()["loadbalancer"]["provisioning_status"] == "ACTIVE":
@@ -73,6 +76,28 @@ def make_lb(client: httpx.Client) -> str:
     lb_id = str(resp.json()["loadbalancer"]["id"])
     wait_active(client, lb_id)
     return lb_id
+
+
+@pytest.fixture(scope="module")
+def lbs(barbican: barbican_support.BarbicanCloud) -> dict[str, dict[str, Any]]:
+    """One load balancer (a real amphora) per user, shared by the tests; `ostia up`'s teardown removes them."""
+    found = {}
+    for user in ("tls_a", "tls_b"):
+        with barbican.ostia(user) as client:
+            lb_id = make_lb(client)
+            found[user] = client.get(f"{LBS}/{lb_id}").json()["loadbalancer"]
+    return found
+
+
+def served_certificate(vip: str, port: int, server_name: str) -> bytes:
+    """The certificate HAProxy presents on the VIP for `server_name` (SNI), as PEM."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection((vip, port), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=server_name) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der).public_bytes(serialization.Encoding.PEM)
 
 
 def https(lb_id: str, port: int, **refs: Any) -> dict[str, Any]:
@@ -91,7 +116,8 @@ def controller_certs(barbican: barbican_support.BarbicanCloud, tmp_path_factory:
 
 
 def test_project_a_terminates_tls_with_its_barbican_container_and_pkcs12_secret(
-        barbican: barbican_support.BarbicanCloud, controller_certs: BarbicanCertManager) -> None:
+        barbican: barbican_support.BarbicanCloud, controller_certs: BarbicanCertManager,
+        lbs: dict[str, dict[str, Any]]) -> None:
     ca = tls_secrets.issue("bb-ca", ca=True)
     leaf, sni = tls_secrets.issue("www.bb.example", ca), tls_secrets.issue("sni.bb.example", ca)
     bb = barbican.client("tls_a")
@@ -100,8 +126,9 @@ def test_project_a_terminates_tls_with_its_barbican_container_and_pkcs12_secret(
     with pytest.raises(Exception, match="Could not retrieve certificate"):
         controller_certs.get(container_ref, None)
 
+    lb = lbs["tls_a"]
     with barbican.ostia("tls_a") as client:
-        lb_id = make_lb(client)
+        lb_id = lb["id"]
         resp = client.post(LISTENERS, json=https(lb_id, 443, default_tls_container_ref=container_ref,
                                                  sni_container_refs=[p12_ref]))
         assert resp.status_code == 201, resp.text
@@ -121,15 +148,18 @@ def test_project_a_terminates_tls_with_its_barbican_container_and_pkcs12_secret(
     assert served.private_key == leaf.key_pem()
     sni_bundle = controller_certs.get(p12_ref, None)
     assert (sni_bundle.certificate, sni_bundle.private_key) == (sni.cert_pem(), sni.key_pem())
+    # The amphora's HAProxy serves them: the container's certificate by default, the PKCS#12 one for its name.
+    assert served_certificate(lb["vip_address"], 443, "www.bb.example") == leaf.cert_pem()
+    assert served_certificate(lb["vip_address"], 443, "sni.bb.example") == sni.cert_pem()
 
 
 def test_foreign_and_bogus_refs_are_octavias_400_and_create_nothing(
-        barbican: barbican_support.BarbicanCloud) -> None:
+        barbican: barbican_support.BarbicanCloud, lbs: dict[str, dict[str, Any]]) -> None:
     ca = tls_secrets.issue("bb-ca2", ca=True)
     foreign = store_container(barbican.client("tls_a"), tls_secrets.issue("a.bb.example", ca), ca)
     bogus = f"{barbican.url}/v1/containers/{uuid.uuid4()}"
     with barbican.ostia("tls_b") as client:
-        lb_id = make_lb(client)
+        lb_id = lbs["tls_b"]["id"]
         for refs, bad in (({"default_tls_container_ref": foreign}, [foreign]),
                           ({"default_tls_container_ref": bogus}, [bogus]),
                           # as in Octavia, SNI refs are checked (and listed) before the default one
@@ -146,7 +176,7 @@ def test_foreign_and_bogus_refs_are_octavias_400_and_create_nothing(
 
 
 def test_local_refs_keep_resolving_beside_barbican(barbican: barbican_support.BarbicanCloud,
-                                                   tmp_path: Path) -> None:
+                                                   lbs: dict[str, dict[str, Any]], tmp_path: Path) -> None:
     leaf = tls_secrets.issue("local.bb.example")
     bundle = tmp_path / "local.pem"
     bundle.write_bytes(leaf.cert_pem() + leaf.key_pem())
@@ -157,11 +187,11 @@ def test_local_refs_keep_resolving_beside_barbican(barbican: barbican_support.Ba
     local_ref = made.stdout.strip()
     assert local_ref.startswith("ostia://secrets/")
     with barbican.ostia("tls_a") as client:
-        lb_id = make_lb(client)
-        resp = client.post(LISTENERS, json=https(lb_id, 443, default_tls_container_ref=local_ref))
+        resp = client.post(LISTENERS, json=https(lbs["tls_a"]["id"], 444, default_tls_container_ref=local_ref))
         assert resp.status_code == 201, resp.text
+        wait_active(client, lbs["tls_a"]["id"])
+    assert served_certificate(lbs["tls_a"]["vip_address"], 444, "local.bb.example") == leaf.cert_pem()
     # ... and stays the project's own: project_b cannot use it either.
     with barbican.ostia("tls_b") as client:
-        lb_id = make_lb(client)
-        resp = client.post(LISTENERS, json=https(lb_id, 443, default_tls_container_ref=local_ref))
+        resp = client.post(LISTENERS, json=https(lbs["tls_b"]["id"], 444, default_tls_container_ref=local_ref))
         assert (resp.status_code, resp.json()["faultstring"]) == (400, not_retrievable(local_ref))

@@ -2,8 +2,8 @@
 
 Barbican runs from the Keystone service venv (`.state/keystone-venv`; `scripts/setup --test` installs it, or
 `ensure_barbican` here) under gunicorn, on SQLite, with the simple_crypto plugin and keystonemiddleware against
-the suite's Keystone; the catalog gets a `key-manager` service. Started lazily: only tests that ask for the
-`barbican` fixture pay for it. Users (roles in their project):
+the suite's Keystone; the catalog gets a `key-manager` service, and an Ostia on real amphorae uses it. Started
+lazily: only tests that ask for the `barbican` fixture pay for it. Users (roles in their project):
 
     tls_a   project_a   member (Barbican's creator role in the new defaults), load-balancer_member
     tls_b   project_b   the same
@@ -28,12 +28,15 @@ import pytest
 from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import v3
 
+from ostia.drivers.compute.local import delete_all
 from tests.support import keystone as ks
 from tests.support.processes import free_port, stop, wait_http
 
 BARBICAN_USER, BARBICAN_PASSWORD = "barbican", "barbican-service-secret"
 TLS_USERS = {"tls_a": "project_a", "tls_b": "project_b"}
 ROLES = ("member", "load-balancer_member")
+REAL_DRIVERS = ("controller_worker.compute_driver=local", "controller_worker.network_driver=loopback",
+                "controller_worker.amphora_driver=agent")
 
 PASTE_INI = """\
 [composite:main]
@@ -178,7 +181,7 @@ def service_auth_conf(auth_url: str) -> str:
 class BarbicanCloud:
     url: str
     auth_url: str
-    ostia_url: str  # an Ostia in keystone mode with cert_manager = barbican_cert_manager
+    ostia_url: str  # an Ostia in keystone mode with cert_manager = barbican_cert_manager, on real amphorae
     ostia_state: Path
     projects: dict[str, str]
 
@@ -210,9 +213,16 @@ def barbican(keystone: ks.KeystoneCloud, tmp_path_factory: pytest.TempPathFactor
     with contextlib.ExitStack() as stack, ThreadPoolExecutor(2) as pool:
         # Barbican's start (mostly imports) overlaps Ostia's; the catalog waits only for Barbican's URL.
         started = pool.submit(stack.enter_context, running_barbican(bb_dir, keystone.auth_url))
-        ostia_url = stack.enter_context(ks.running_ostia(ostia_dir, keystone.auth_url, ostia_port,
-                                                         extra_conf=service_auth_conf(keystone.auth_url)))
+        # Real amphorae (loopback network, local compute, the agent): the worker reads the refs from Barbican
+        # and HAProxy serves them. Imported here: the e2e conftest imports this module.
+        from tests.e2e.conftest import isolation_settings
+
+        state = ostia_dir / "state"
+        stack.callback(delete_all, state / "amphorae")  # after `ostia up` stopped (the stack unwinds in reverse)
+        ostia_url = stack.enter_context(ks.running_ostia(
+            ostia_dir, keystone.auth_url, ostia_port, extra_conf=service_auth_conf(keystone.auth_url),
+            settings=(*REAL_DRIVERS, *isolation_settings(state))))
         bb_url = started.result()
         register(keystone.auth_url, bb_url)
         yield BarbicanCloud(url=bb_url, auth_url=keystone.auth_url, ostia_url=ostia_url,
-                            ostia_state=ostia_dir / "state", projects=keystone.projects)
+                            ostia_state=state, projects=keystone.projects)

@@ -217,8 +217,10 @@ def register(auth_url: str, ostia_url: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_ostia(workdir: Path, auth_url: str, port: int, extra_conf: str = "") -> Iterator[str]:
-    """`ostia up` in keystone mode, its own state dir (`extra_conf`: more ostia.conf sections); yields its URL."""
+def running_ostia(workdir: Path, auth_url: str, port: int, extra_conf: str = "",
+                  settings: tuple[str, ...] = ()) -> Iterator[str]:
+    """`ostia up` in keystone mode, its own state dir (`extra_conf`: more ostia.conf sections; `settings`: `--set`
+    values, after the noop drivers so they can choose real ones); yields its URL."""
     conf = workdir / "ostia.conf"
     conf.write_text(textwrap.dedent(f"""\
         [keystone_authtoken]
@@ -239,7 +241,8 @@ def running_ostia(workdir: Path, auth_url: str, port: int, extra_conf: str = "")
                                  "--set", "api_settings.auth_strategy=keystone",
                                  "--set", f"api_settings.bind_port={port}",
                                  # in-process jobs: a shared RabbitMQ would hand them to other servers
-                                 "--set", "transport_url=", *NOOP_ARGS, "up"],
+                                 "--set", "transport_url=", *NOOP_ARGS,
+                                 *(arg for item in settings for arg in ("--set", item)), "up"],
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_http(url + "/", proc, log)
