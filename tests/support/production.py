@@ -338,6 +338,7 @@ def deployment(tmp: Path, net: int, **options: dict[str, object]) -> Iterator[De
             finally:
                 if keep := os.environ.get("OSTIA_KEEP_LOGS"):  # pytest's tmp dirs are purged by later runs
                     shutil.copytree(dep.state / "logs", Path(keep) / topic, dirs_exist_ok=True)
+                    shutil.copy(tmp / "deploy.log", Path(keep) / topic / "deploy.log")
                 dep.close()
                 delete_all(dep.state / "amphorae")
                 _delete_queues(topic)
