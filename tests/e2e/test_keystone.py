@@ -18,8 +18,6 @@ from tests.support import keystone as keystone_support
 
 pytestmark = [pytest.mark.e2e, pytest.mark.keystone]
 
-keystone = keystone_support.keystone  # the session fixture: Keystone + Ostia in keystone mode
-
 LBS = "/v2/lbaas/loadbalancers"
 PUBLIC_SUBNET = "d05a7bde-cca3-5925-ad49-7a8b3df07363"
 POLICY = "Policy does not allow this request to be performed."

@@ -35,8 +35,6 @@ from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.keystone]
 
-keystone = keystone_support.keystone  # the session fixture: Keystone + Ostia in keystone mode
-
 PUBLIC_SUBNET = "d05a7bde-cca3-5925-ad49-7a8b3df07363"
 MISSING = "00000000-0000-4000-8000-00000000dead"  # a well-formed id nothing has
 POLICY = "Policy does not allow this request to be performed."
