@@ -26,7 +26,6 @@ from tests.support.backends import Member, request
 from tests.support.browser import chromium, screenshot_dir, until
 
 pytestmark = pytest.mark.e2e
-keystone = keystone_support.keystone  # the session fixture: Keystone + Ostia in keystone mode
 LBS = "/v2/lbaas/loadbalancers"
 REQUESTS = 20
 
