@@ -89,7 +89,8 @@ class Client:
         self.ledger.note(op)
         ok = status in want or (retried and status in (404, 409))  # a re-sent request whose first try landed
         if status >= 500 or not ok:
-            self.ledger.unexpected.append(f"{op}: {method} {path} -> {status} {data} (retried={retried})")
+            self.ledger.unexpected.append(f"{time.strftime('%H:%M:%S')} {op}: {method} {path} -> {status} {data} "
+                                          f"(retried={retried})")
         return status, data, retried
 
     def tree(self, lb_id: str) -> Tree:
@@ -164,7 +165,7 @@ class Client:
     def delete_lb(self, lb_id: str) -> None:
         t = self.tree(lb_id)
         status, _, retried = self.call("lb_cascade_delete", "DELETE", f"{LB}/{lb_id}?cascade=true", None, (204,))
-        if status == 204 or (retried and status == 404):
+        if status == 204 or (retried and status in (404, 409)):  # 409: our first try made it PENDING_DELETE
             self.gone(lb_id, *(li["id"] for li in t.listeners), *(p["id"] for p in t.pools),
                       *(m for _, m in t.members()), *t.health_monitors())
             self.lbs.remove(lb_id)
@@ -242,7 +243,7 @@ class Client:
 
     def delete(self, op: str, path: str, *ids: str) -> None:
         status, _, retried = self.call(op, "DELETE", path, None, (204,))
-        if status == 204 or (retried and status == 404):
+        if status == 204 or (retried and status in (404, 409)):  # the first try went through
             self.gone(*ids)
 
     def run(self) -> None:
