@@ -185,7 +185,10 @@ def test_amphora_certificate_rotation_under_load_loses_no_request(server: OstiaS
     tls = ControllerTls(ca(server))
     amps = amphorae(server, lbs)
     assert len(amps) == 2
-    before = {a["id"]: served_certificate(a, tls).serial_number for a in amps}
+    served = {a["id"]: served_certificate(a, tls) for a in amps}
+    before = {amp_id: cert.serial_number for amp_id, cert in served.items()}
+    for amp in amps:  # the build recorded the first certificate's expiry, so housekeeping knows when it is due
+        assert amp["cert_expiration"] == served[amp["id"]].not_valid_after_utc.replace(tzinfo=None).isoformat()
     urls = [f"http://{lb['vip_address']}:8080/" for lb in lbs]
     # Certificates are valid 30 days: a buffer of 31 makes every amphora's certificate due now.
     due = [*settings, f"house_keeping.cert_expiry_buffer={31 * 86400}"]

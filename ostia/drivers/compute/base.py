@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from typing import Protocol
 
 
@@ -10,6 +11,9 @@ from typing import Protocol
 class ComputeInstance:
     compute_id: str
     lb_network_ip: str | None  # where the controller reaches the amphora's agent (None: no agent, noop)
+    # When the agent's server certificate expires (naive UTC, as the DB keeps it); recorded at build, as
+    # Octavia does, so housekeeping's first pass does not re-issue every new amphora's certificate.
+    cert_expiration: dt.datetime | None = None
 
 
 class ComputeDriver(Protocol):

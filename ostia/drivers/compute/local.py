@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import datetime as dt
 import fcntl
 import hashlib
 import ipaddress
@@ -44,6 +45,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography import x509
 from sqlalchemy import select
 
 from ostia import process
@@ -152,7 +154,7 @@ class LocalComputeDriver:
         with self._locked():
             address = self._configured_address(directory)
             if address is not None and self._agent_pid(amphora_id) is not None:
-                return ComputeInstance(amphora_id, address)
+                return ComputeInstance(amphora_id, address, self._cert_expiration(directory))
             if address is None:
                 address = self._allocate_address()
                 self._prepare_directory(amphora_id, address, self._topology_of(load_balancer_id))
@@ -160,7 +162,15 @@ class LocalComputeDriver:
             self._ensure_namespace(amphora_id)
             self._start_agent(amphora_id)
         LOG.info("amp=%s lb=%s: agent started on %s:%d", amphora_id, load_balancer_id, address, self.agent_port)
-        return ComputeInstance(amphora_id, address)
+        return ComputeInstance(amphora_id, address, self._cert_expiration(directory))
+
+    @staticmethod
+    def _cert_expiration(directory: Path) -> dt.datetime | None:
+        try:
+            cert = x509.load_pem_x509_certificate((directory / SERVER_CERT).read_bytes())
+        except (OSError, ValueError):
+            return None
+        return cert.not_valid_after_utc.replace(tzinfo=None)
 
     def delete(self, compute_id: str) -> None:
         directory = self.directory(compute_id)

@@ -33,7 +33,8 @@ def start_amphora(db: Any, drivers: Any, amphora_id: str, lb_id: str | None, com
     """Build the amphora unless a resumed flow already did, wait for its agent, record where it answers."""
     if compute_id is None:
         instance = drivers.compute.build(amphora_id, lb_id)
-        _set_amphora(db, amphora_id, compute_id=instance.compute_id, lb_network_ip=instance.lb_network_ip)
+        _set_amphora(db, amphora_id, compute_id=instance.compute_id, lb_network_ip=instance.lb_network_ip,
+                     cert_expiration=instance.cert_expiration)
     drivers.amphora.wait_ready(amphora_id)
 
 
