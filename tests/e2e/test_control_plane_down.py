@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import text
 
 from ostia import process
+from ostia.db.models.base import utcnow
 from tests.support.backends import Member, request
 from tests.support.production import Deployment, deployment, member_servers
 
@@ -33,6 +34,7 @@ OUTAGE = 30.0
 AFTER = 10.0
 LOAD_LIMIT = 200.0  # the load loop ends by itself after this many seconds
 LB = "/v2/lbaas/loadbalancers"
+HEARTBEAT_TIMEOUT = 5  # tests.support.production.write_config's [health_manager] heartbeat_timeout
 
 
 class Load:
@@ -98,7 +100,8 @@ def amphorae(dep: Deployment) -> dict[str, str]:
 def test_every_controller_process_killed_for_30s_under_load_fails_no_request_and_nothing_over(
         tmp_path: Path, members: tuple[int, list[Member]]) -> None:
     net, servers = members
-    with deployment(tmp_path, net, health_manager={"failover_threshold": 0}) as dep:
+    with deployment(tmp_path, net, health_manager={"failover_threshold": 0,
+                                                   "heartbeat_timeout": HEARTBEAT_TIMEOUT}) as dep:
         subnets = {s["name"]: s["id"] for s in dep.api.call("GET", "/v2.0/subnets")[1]["subnets"]}
         lbs = [create_lb(dep, f"cpd-{i}", subnets, servers) for i in range(2)]
         ids = [lb["id"] for lb in lbs]
@@ -115,6 +118,12 @@ def test_every_controller_process_killed_for_30s_under_load_fails_no_request_and
             killed = dep.kill_everything()
             assert not [p for p in killed if process.alive(p)]
             time.sleep(OUTAGE)
+            # The hazard is real: every amphora's last heartbeat in the database is far beyond heartbeat_timeout,
+            # so a health manager that scanned at once would fail the whole fleet over.
+            with dep.db.engine.connect() as conn:
+                newest = conn.execute(text("SELECT max(last_update) FROM amphora_health")).scalar()
+            stale_for = (utcnow() - newest).total_seconds()
+            assert stale_for > OUTAGE - 1 > HEARTBEAT_TIMEOUT
             up_from = time.monotonic()
             dep.start()  # a new supervisor: db upgrade (a no-op), then every service
             up_at = time.monotonic()
@@ -129,7 +138,8 @@ def test_every_controller_process_killed_for_30s_under_load_fails_no_request_and
         failed = [r for r in load.results if r[2] is None]
         print(f"\ncontrol plane down: {len(killed)} processes SIGKILLed, down {up_from - down_at:.1f} s, "
               f"{up_at - up_from:.1f} s to start again; {len(outage)} requests while down, {len(after)} in the "
-              f"{AFTER:.0f} s after, {len(load.results)} in all, {len(failed)} failed")
+              f"{AFTER:.0f} s after, {len(load.results)} in all, {len(failed)} failed; newest heartbeat in the "
+              f"database {stale_for:.0f} s old at the restart")
         assert len(killed) == len(dep.services()) + 1  # the supervisor too
         assert len(outage) > 100 and len(after) > 50
         assert {r[2] for r in load.results} == {m.name for m in servers}
