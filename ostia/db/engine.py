@@ -11,6 +11,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from ostia.db import retry
+
 
 def default_url(state_dir: str) -> str:
     os.makedirs(state_dir, exist_ok=True)
@@ -64,6 +66,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._factory = sessionmaker(engine, expire_on_commit=False)
+        retry.track_writes(self._factory)
 
     @property
     def dialect(self) -> str:
@@ -76,6 +79,7 @@ class Database:
         try:
             yield session
             session.commit()
+            retry.note_commit(session)
         except BaseException:
             session.rollback()
             raise

@@ -12,10 +12,11 @@ from ostia.api.actions.common import get_or_404
 from ostia.api.query import Listing
 from ostia.api.routes._crud import get_catalog, stored
 from ostia.api.routes.deps import context, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import catalog as schema
 from ostia.db.models import AvailabilityZone, AvailabilityZoneProfile
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 ZONES = Listing(
     collection="availability_zones",

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 
 from ostia.api.actions import failovers as actions
 from ostia.api.routes.deps import context, services
+from ostia.api.routes.retrying import RetryingRoute
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 
 @router.get("/lbaas/loadbalancers/{lb_id}/failover_timeline")

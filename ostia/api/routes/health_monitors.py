@@ -11,10 +11,11 @@ from ostia.api.actions import health_monitor as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import get_owned
 from ostia.api.routes.deps import context, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import health_monitor as schema
 from ostia.db.models import HealthMonitor
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="healthmonitors",

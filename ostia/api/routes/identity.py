@@ -15,8 +15,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ostia.api.routes.deps import services
+from ostia.api.routes.retrying import RetryingRoute
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 
 def _noauth(request: Request) -> bool:

@@ -12,10 +12,11 @@ from ostia.api.actions import l7policy as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import get_owned
 from ostia.api.routes.deps import context, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import l7policy as schema
 from ostia.db.models import L7Policy, L7Rule
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="l7policies",

@@ -12,10 +12,11 @@ from ostia.api.actions.common import get_or_404
 from ostia.api.query import Listing
 from ostia.api.routes._crud import list_children, shown
 from ostia.api.routes.deps import context, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import l7rule as schema
 from ostia.db.models import L7Policy, L7Rule
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="rules",

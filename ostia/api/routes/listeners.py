@@ -13,10 +13,11 @@ from ostia.api.actions.load_balancer import stats_for_listeners
 from ostia.api.query import Listing
 from ostia.api.routes._crud import get_owned
 from ostia.api.routes.deps import context, fetch, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import listener as schema
 from ostia.db.models import L7Policy, Listener
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="listeners",

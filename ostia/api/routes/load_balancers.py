@@ -12,11 +12,12 @@ from ostia.api.actions import load_balancer as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import get_owned, stored
 from ostia.api.routes.deps import context, fetch, flag, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import load_balancer as schema
 from ostia.db.models import Listener, LoadBalancer, Pool
 from ostia.domain.enums import ProvisioningStatus
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="loadbalancers",

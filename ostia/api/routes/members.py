@@ -12,10 +12,11 @@ from ostia.api.actions import member as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import list_children, shown
 from ostia.api.routes.deps import context, flag, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import member as schema
 from ostia.db.models import Member, Pool
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 PATH = "/lbaas/pools/{pool_id}/members"
 
 LISTING = Listing(

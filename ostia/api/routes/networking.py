@@ -14,10 +14,11 @@ from sqlalchemy import select
 
 from ostia.api import openapi_errors
 from ostia.api.routes.deps import query_params, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas.common import ts
 from ostia.db.models import Network, Port, Subnet
 
-router = APIRouter(responses=openapi_errors.NEUTRON_NOT_FOUND)
+router = APIRouter(route_class=RetryingRoute, responses=openapi_errors.NEUTRON_NOT_FOUND)
 
 
 def network_wire(net: Network, subnet_ids: list[str]) -> dict[str, Any]:

@@ -11,11 +11,12 @@ from ostia.api.actions import pool as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import shown
 from ostia.api.routes.deps import context, list_resource, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import pool as schema
 from ostia.db.models import Pool
 from ostia.domain import errors
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="pools",

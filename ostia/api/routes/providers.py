@@ -9,8 +9,9 @@ from fastapi import APIRouter, Request
 from ostia.api.actions import provider as actions
 from ostia.api.query import apply_fields
 from ostia.api.routes.deps import context, query_params, services
+from ostia.api.routes.retrying import RetryingRoute
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 
 @router.get("/lbaas/providers")

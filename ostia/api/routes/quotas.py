@@ -11,10 +11,11 @@ from sqlalchemy import select
 from ostia.api.actions import quota as actions
 from ostia.api.query import Listing, list_page
 from ostia.api.routes.deps import base_url, context, query_params, services
+from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import quota as schema
 from ostia.db.models import Quota
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 
 LISTING = Listing(
     collection="quotas",

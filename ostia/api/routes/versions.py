@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ostia.api.routes import identity
+from ostia.api.routes.retrying import RetryingRoute
 
-router = APIRouter()
+router = APIRouter(route_class=RetryingRoute)
 router.include_router(identity.router)  # noauth single-endpoint mode: `<project>` look-ups land on the root
 
 VERSIONS = [
