@@ -39,6 +39,7 @@ BATCH = 500  # rows per transaction: a backlog (first run after a long outage) n
 class Removed:
     amphorae: int = 0
     load_balancers: int = 0
+    jobs: int = 0
 
 
 class DatabaseCleanup:
@@ -50,11 +51,29 @@ class DatabaseCleanup:
     def run_once(self) -> Removed:
         # Load balancers first: an expired one detaches its amphorae, which the amphora pass then judges alone.
         load_balancers = self.cleanup_load_balancers()
-        removed = Removed(amphorae=self.cleanup_amphorae(), load_balancers=load_balancers)
-        if removed.amphorae or removed.load_balancers:
-            LOG.info("removed %d expired load balancers and %d expired amphorae", removed.load_balancers,
-                     removed.amphorae)
+        removed = Removed(amphorae=self.cleanup_amphorae(), load_balancers=load_balancers,
+                          jobs=self.cleanup_jobs())
+        if removed.amphorae or removed.load_balancers or removed.jobs:
+            LOG.info("removed %d expired load balancers, %d expired amphorae and %d finished jobs",
+                     removed.load_balancers, removed.amphorae, removed.jobs)
         return removed
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def cleanup_jobs(self) -> int:
+        """Finished jobs of live load balancers too (a busy LB adds a row per change): kept as long as a deleted
+        load balancer's rows, for `ostia diagnose` and post-mortems, then removed."""
+        cutoff = utcnow() - dt.timedelta(seconds=self.load_balancer_expiry_age)
+        finished = [Job.state.in_([JobState.DONE, JobState.REVERTED]), Job.finished_at < cutoff]
+        total = 0
+        while True:
+            with self.db.session() as session:
+                ids = list(session.scalars(select(Job.id).where(*finished).order_by(Job.id).limit(BATCH)))
+                if not ids:
+                    return total
+                total += _rowcount(session.execute(delete(Job).where(Job.id.in_(ids), *finished)
+                                                   .execution_options(synchronize_session=False)))
+            if len(ids) < BATCH:
+                return total
 
     # -- amphorae --------------------------------------------------------------------------------
     def _expired_amphora(self, cutoff: dt.datetime) -> list[ColumnElement[bool]]:

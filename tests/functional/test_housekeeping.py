@@ -99,6 +99,11 @@ def test_cleanup_removes_expired_deleted_rows_and_keeps_the_rest(any_db: str, tm
             session.execute(update(Amphora).where(Amphora.id.in_(
                 [old_amp, amp_ids["expired"], amp_ids["still_beating"], amp_ids["error"]])).values(updated_at=aged))
         assert count(db, Job, Job.load_balancer_id == old["id"]) > 0
+        # A live LB's finished jobs: the old ones go, as a deleted LB's rows would; a recent one stays.
+        with db.session() as session:
+            live_jobs = list(session.scalars(select(Job.id).where(Job.load_balancer_id == live["id"])))
+            session.execute(update(Job).where(Job.id.in_(live_jobs)).values(finished_at=aged))
+        assert live_jobs and count(db, Job, Job.load_balancer_id == young["id"]) > 0
 
         cleanup = DatabaseCleanup(db, amphora_expiry_age=EXPIRY, load_balancer_expiry_age=EXPIRY)
         removed = cleanup.run_once()
@@ -110,6 +115,8 @@ def test_cleanup_removes_expired_deleted_rows_and_keeps_the_rest(any_db: str, tm
                 *session.scalars(select(Amphora.id).where(
                     Amphora.load_balancer_id.in_([young["id"], live["id"], leaky.id])))}
             assert set(session.scalars(select(AmphoraHealth.amphora_id))) == {amp_ids["still_beating"]}
+        assert removed.jobs >= len(live_jobs) and count(db, Job, Job.load_balancer_id == live["id"]) == 0
+        assert count(db, Job, Job.load_balancer_id == young["id"]) > 0
         for model, where in ((Job, Job.load_balancer_id == old["id"]),
                              (FailoverEvent, FailoverEvent.load_balancer_id == old["id"]),
                              (AdditionalVip, AdditionalVip.load_balancer_id == old["id"]),
