@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ostia.deploy.supervisor import Policy, Service, Supervisor
+from ostia.deploy.supervisor import AlreadyRunning, Policy, Service, Supervisor
 
 LOG = logging.getLogger("ostia.deploy")
 UPGRADE_TIMEOUT = 300.0
@@ -105,7 +105,11 @@ def run(args: argparse.Namespace, load_conf: Callable[[argparse.Namespace], Any]
     signal.signal(signal.SIGINT, lambda *_: supervisor.stop())
     print(f"ostia deploy: {', '.join(s.name for s in supervisor.services)} (logs in {supervisor.log_dir}, "
           f"pids in {supervisor.run_dir})", flush=True)
-    supervisor.run()
+    try:
+        supervisor.run()
+    except AlreadyRunning as exc:
+        print(f"ostia deploy: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

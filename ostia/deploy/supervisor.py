@@ -27,6 +27,11 @@ POLL = 0.2  # seconds between looks at the children
 SUPERVISOR_PID = "deploy.pid"
 
 
+class AlreadyRunning(RuntimeError):
+    """Another supervisor runs with this run_dir: starting a second one would stop its children as
+    leftovers while it restarts them, and both would fight over the ports."""
+
+
 @dataclasses.dataclass
 class Service:
     name: str
@@ -65,6 +70,14 @@ class Supervisor:
         tmp = self.pid_file(name).with_suffix(".pid.tmp")
         tmp.write_text(f"{pid}\n")
         tmp.replace(self.pid_file(name))  # readers never see a half-written file
+
+    def running_supervisor(self) -> int | None:
+        """The pid of another live supervisor recorded in this run_dir (None: none runs)."""
+        pid = process.read_pid(self.pid_file(SUPERVISOR_PID.removesuffix(".pid")))
+        if pid is not None and pid != os.getpid() and process.alive(pid) \
+                and any("ostia" in a for a in process.cmdline(pid)):
+            return pid
+        return None
 
     def stop_leftovers(self) -> None:
         """Children of a supervisor that was killed (SIGKILL leaves them running) still hold the ports: stop
@@ -115,6 +128,9 @@ class Supervisor:
         """Until stop() (or SIGTERM/SIGINT, when installed by the caller), then stop every child."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        other = self.running_supervisor()
+        if other is not None:
+            raise AlreadyRunning(f"another supervisor (pid {other}) runs with {self.run_dir}")
         self._write_pid(SUPERVISOR_PID.removesuffix(".pid"), os.getpid())
         self.stop_leftovers()
         try:

@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from ostia import process
-from ostia.deploy.supervisor import Policy, Service, Supervisor
+from ostia.deploy.supervisor import AlreadyRunning, Policy, Service, Supervisor
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)  # ostia-test"]
 DIES = [sys.executable, "-c", "raise SystemExit(3)"]
@@ -66,6 +68,31 @@ def test_leftovers_of_a_killed_supervisor_are_stopped_before_new_children_start(
         if orphan.poll() is None:
             orphan.kill()
             orphan.wait()
+
+
+def test_a_second_supervisor_on_the_same_run_dir_refuses_and_leaves_the_first_ones_children(
+        tmp_path: Path) -> None:
+    sup = _supervisor(tmp_path, Service("sleeper", SLEEPER), stop_timeout=5)
+    first = subprocess.Popen([*SLEEPER[:2], "import time; time.sleep(60)  # ostia deploy"], start_new_session=True)
+    child = subprocess.Popen([*SLEEPER[:2], "import time; time.sleep(60)  # ostia"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10  # until both have exec'd (before, /proc shows our command line)
+        while time.monotonic() < deadline and not all(
+                any("# ostia" in a for a in process.cmdline(p.pid)) for p in (first, child)):
+            time.sleep(0.01)
+        sup.pid_file("deploy").write_text(f"{first.pid}\n")
+        sup.pid_file("sleeper").write_text(f"{child.pid}\n")
+        sup.stop()  # so that run() returns at once if it does not refuse
+        with pytest.raises(AlreadyRunning):
+            sup.run()
+        assert first.poll() is None and child.poll() is None
+        assert sup.services[0].popen is None
+        assert process.read_pid(sup.pid_file("deploy")) == first.pid
+    finally:
+        for p in (first, child):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
 
 def test_deploy_runs_one_api_per_port_and_one_health_manager_per_controller_address() -> None:
