@@ -24,6 +24,9 @@ from ostia.metrics.instruments import API_SECONDS
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "unmatched"
+# Any token is a method on the wire: only these become label values, so clients cannot grow the series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -90,7 +93,8 @@ class MetricsEndpoint:
         try:
             await self.app(scope, receive, send_timed)
         finally:
-            API_SECONDS.labels(scope["method"], self.templates(scope["path"]), str(status[0])) \
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
+            API_SECONDS.labels(method, self.templates(scope["path"]), str(status[0])) \
                 .observe(time.perf_counter() - started)
 
     def _allowed(self, scope: Scope) -> bool:
@@ -103,6 +107,8 @@ class MetricsEndpoint:
             address = ipaddress.ip_address(client[0])
         except ValueError:
             return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped  # an IPv4 client of a dual-stack ("::") listener
         return any(address in net for net in self.allowed if net.version == address.version)
 
     async def _metrics(self, scope: Scope, send: Send) -> None:

@@ -21,7 +21,7 @@ from ostia.agent.settings import AgentSettings
 from ostia.cli.progress_cmd import Display, bar
 from ostia.health.traffic import MemberKey, MemberTraffic
 from ostia.metrics.asgi import UNMATCHED, MetricsEndpoint, RouteTemplates, parse_cidrs
-from ostia.metrics.instruments import FLOW_SECONDS
+from ostia.metrics.instruments import API_SECONDS, FLOW_SECONDS
 from ostia.metrics.registry import process_registry, serve
 from tests.support.processes import free_port
 
@@ -39,7 +39,7 @@ def test_paths_are_labelled_with_their_route_template_never_an_id() -> None:
     assert route("/anything/else") == UNMATCHED
 
 
-def _get(app: MetricsEndpoint, path: str, client: str) -> tuple[int, bytes]:
+def _get(app: MetricsEndpoint, path: str, client: str, method: str = "GET") -> tuple[int, bytes]:
     sent: list[Any] = []
 
     async def receive() -> Any:
@@ -48,7 +48,7 @@ def _get(app: MetricsEndpoint, path: str, client: str) -> tuple[int, bytes]:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": (client, 40000)}
+    scope = {"type": "http", "method": method, "path": path, "headers": [], "client": (client, 40000)}
     asyncio.run(app(scope, receive, send))
     return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
 
@@ -70,6 +70,22 @@ def test_metrics_answer_listed_sources_only_and_other_paths_pass_through() -> No
     assert _get(app, "/v2/lbaas/loadbalancers", "192.168.1.1")[0] == 204  # only /metrics is restricted
     open_app = MetricsEndpoint(_inner, RouteTemplates(lambda: TEMPLATES), process_registry(), [])
     assert _get(open_app, "/metrics", "192.168.1.1")[0] == 200
+
+
+def test_an_ipv4_client_of_a_dual_stack_listener_is_matched_against_ipv4_cidrs() -> None:
+    app = MetricsEndpoint(_inner, RouteTemplates(lambda: TEMPLATES), process_registry(),
+                          parse_cidrs(["127.0.0.0/8", "10.0.0.0/8"]))
+    assert _get(app, "/metrics", "::ffff:10.1.2.3")[0] == 200
+    assert _get(app, "/metrics", "::ffff:127.0.0.1")[0] == 200
+    assert _get(app, "/metrics", "::ffff:192.168.1.1")[0] == 403
+
+
+def test_unknown_methods_share_one_label_value() -> None:
+    app = MetricsEndpoint(_inner, RouteTemplates(lambda: TEMPLATES), process_registry(), [])
+    for i in range(5):
+        _get(app, "/v2/lbaas/loadbalancers", "10.1.2.3", method=f"BOGUS{i}")
+    methods = {s.labels["method"] for m in API_SECONDS.collect() for s in m.samples}
+    assert not any(m.startswith("BOGUS") for m in methods) and "other" in methods
 
 
 def test_the_standalone_listener_serves_the_process_registry() -> None:
