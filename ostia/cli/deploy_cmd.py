@@ -49,6 +49,15 @@ def _split(target: str) -> tuple[str, str]:
     return host.strip("[]"), port
 
 
+def _metrics_bind(bind: str, group: str, i: int) -> list[str]:
+    """The i-th process of a kind gets the configured metrics port + i - 1: one shared host:port would make
+    every process after the first fail to bind (and be restarted for ever)."""
+    if not bind:
+        return []
+    host, _, port = bind.rpartition(":")
+    return ["--set", f"{group}.metrics_bind={host}:{int(port) + i - 1}"]
+
+
 def housekeeping_available() -> bool:
     # `ostia housekeeping` is being built alongside (ostia/cli/housekeeping_cmd.py); until it is there the
     # deployment runs without it and says so.
@@ -59,12 +68,16 @@ def services(conf: Any, base: list[str]) -> list[Service]:
     d = conf.deploy
     out = [Service(f"api-{i}", [*base, "--set", f"api_settings.bind_port={port}", "api"])
            for i, port in enumerate(d.api_bind_ports, 1)]
-    out += [Service(f"worker-{i}", [*base, "worker"]) for i in range(1, d.workers + 1)]
+    out += [Service(f"worker-{i}", [*base, *_metrics_bind(conf.controller_worker.metrics_bind,
+                                                          "controller_worker", i), "worker"])
+            for i in range(1, d.workers + 1)]
     hms = d.health_managers or conf.health_manager.controller_ip_port_list
     for i, target in enumerate(hms, 1):
         host, port = _split(target)
         out.append(Service(f"health-manager-{i}", [*base, "--set", f"health_manager.bind_ip={host}",
-                                                   "--set", f"health_manager.bind_port={port}", "health-manager"]))
+                                                   "--set", f"health_manager.bind_port={port}",
+                                                   *_metrics_bind(conf.health_manager.metrics_bind,
+                                                                  "health_manager", i), "health-manager"]))
     if d.housekeeping:
         if housekeeping_available():
             out.append(Service("housekeeping", [*base, "housekeeping"]))

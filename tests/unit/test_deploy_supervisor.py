@@ -115,6 +115,24 @@ def test_deploy_runs_one_api_per_port_and_one_health_manager_per_controller_addr
                              "health-manager"]}
 
 
+def test_deploy_gives_each_worker_and_health_manager_its_own_metrics_port() -> None:
+    from ostia import conf as conf_mod
+    from ostia.cli import deploy_cmd
+
+    conf = conf_mod.load([], {"DEFAULT": {"transport_url": "rabbit://guest:guest@127.0.0.1:5672/"},
+                              "database": {"connection": "postgresql+psycopg://postgres@127.0.0.1/ostia"},
+                              "health_manager": {"controller_ip_port_list": ["127.0.0.1:5555", "127.0.0.1:5556"],
+                                                 "metrics_bind": "127.0.0.1:9200"},
+                              "controller_worker": {"metrics_bind": "[::1]:9100"},
+                              "deploy": {"workers": 2, "housekeeping": False}})
+    binds = {s.name: [a for a in s.argv if "metrics_bind=" in a]
+             for s in deploy_cmd.services(conf, ["ostia"]) if not s.name.startswith("api")}
+    assert binds == {"worker-1": ["controller_worker.metrics_bind=[::1]:9100"],
+                     "worker-2": ["controller_worker.metrics_bind=[::1]:9101"],
+                     "health-manager-1": ["health_manager.metrics_bind=127.0.0.1:9200"],
+                     "health-manager-2": ["health_manager.metrics_bind=127.0.0.1:9201"]}
+
+
 def test_deploy_refuses_sqlite_and_a_missing_transport_url() -> None:
     from ostia import conf as conf_mod
     from ostia.cli import deploy_cmd
