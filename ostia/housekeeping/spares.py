@@ -8,6 +8,7 @@ own pair. A spare is claimed with a compare-and-set on its row, so two flows nev
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 from typing import Any
@@ -25,11 +26,15 @@ _SPARE = (Amphora.load_balancer_id.is_(None), Amphora.status.in_([AmphoraStatus.
 
 
 class SparePool:
-    def __init__(self, db: Database, drivers: Drivers, size: int, interval: float) -> None:
+    def __init__(self, db: Database, drivers: Drivers, size: int, interval: float,
+                 boot_timeout: float = 600.0) -> None:
         self.db = db
         self.drivers = drivers
         self.size = size
         self.interval = interval
+        # A spare BOOTING for longer than this is nobody's build any more (its housekeeper died); younger ones
+        # may be another running housekeeper's, which must not be destroyed under it.
+        self.boot_timeout = boot_timeout
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -52,6 +57,7 @@ class SparePool:
             self._stop.wait(self.interval)
 
     def fill(self) -> None:
+        self._forget_interrupted()
         with self.db.session() as session:
             have = session.scalar(select(func.count()).select_from(Amphora).where(*_SPARE)) or 0
         for _ in range(self.size - have):
@@ -88,10 +94,13 @@ class SparePool:
                                 .values(status=AmphoraStatus.ERROR, updated_at=utcnow()))
 
     def _forget_interrupted(self) -> None:
-        """Spares a previous run was still booting when it stopped: their build never finished."""
+        """Spares a previous run was still booting when it stopped: their build never finished. Only those older
+        than any build can take: another housekeeping process may be booting the younger ones right now."""
+        cutoff = utcnow() - dt.timedelta(seconds=self.boot_timeout)
         with self.db.session() as session:
             stale = list(session.scalars(select(Amphora.id).where(
-                Amphora.load_balancer_id.is_(None), Amphora.status == AmphoraStatus.BOOTING)))
+                Amphora.load_balancer_id.is_(None), Amphora.status == AmphoraStatus.BOOTING,
+                Amphora.created_at < cutoff)))
         for amp_id in stale:
             try:
                 self._discard(amp_id)
@@ -101,4 +110,6 @@ class SparePool:
 
 def spare_pool(conf: Any, db: Database, drivers: Drivers) -> SparePool:
     hk = conf.house_keeping
-    return SparePool(db, drivers, hk.spare_amphora_pool_size, hk.spare_check_interval)
+    # A spare's build: starting its agent, then up to build_active_timeout for it to answer; generously more.
+    boot_timeout = 2 * conf.haproxy_amphora.build_active_timeout + 60
+    return SparePool(db, drivers, hk.spare_amphora_pool_size, hk.spare_check_interval, boot_timeout)

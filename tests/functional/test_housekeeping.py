@@ -270,3 +270,27 @@ def test_ostia_housekeeping_process_cleans_expired_rows(tmp_path: Path) -> None:
     assert count(rows.db, LoadBalancer, LoadBalancer.id == young) == 1
     output = log.read_text()
     assert "ostia housekeeping: db_cleanup" in output and "removed 1 expired load balancers" in output, output
+
+
+def test_spare_pool_discards_only_spares_booting_longer_than_a_build(sqlite_url: str, tmp_path: Path) -> None:
+    """A housekeeping process starting (or refilling) must not destroy a spare another one is booting now."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from ostia.housekeeping.spares import SparePool
+
+    with running_controller(sqlite_url, str(tmp_path / "state")) as ctl:
+        with ctl.db.session() as session:
+            young = Amphora(load_balancer_id=None, role=None, status=AmphoraStatus.BOOTING)
+            old = Amphora(load_balancer_id=None, role=None, status=AmphoraStatus.BOOTING,
+                          created_at=utcnow() - dt.timedelta(seconds=3600))
+            session.add_all([young, old])
+            session.flush()
+            young_id, old_id = young.id, old.id
+        drivers: Any = SimpleNamespace(compute=mock.Mock(), network=mock.Mock(), amphora=mock.Mock())
+        SparePool(ctl.db, drivers, size=0, interval=1.0, boot_timeout=600)._forget_interrupted()
+        with ctl.db.session() as session:
+            status = dict(session.execute(select(Amphora.id, Amphora.status)
+                                          .where(Amphora.id.in_([young_id, old_id]))).all())
+        assert status == {young_id: AmphoraStatus.BOOTING, old_id: AmphoraStatus.ERROR}
+        drivers.amphora.forget.assert_called_once_with(old_id)
