@@ -93,7 +93,12 @@ class DatabaseCleanup:
                 if not ids:
                     return total
                 session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id.in_(ids)))
-                session.execute(delete(ListenerStatistics).where(ListenerStatistics.amphora_id.in_(ids)))
+                # A live listener's counters stay: its totals (stats API, /metrics counters) add up every
+                # amphora it ever had, as in Octavia, and must not drop when a failed-over amphora expires.
+                live_listener = exists().where(Listener.id == ListenerStatistics.listener_id)
+                session.execute(delete(ListenerStatistics).where(ListenerStatistics.amphora_id.in_(ids),
+                                                                 ~live_listener)
+                                .execution_options(synchronize_session=False))
                 gone = _rowcount(session.execute(
                     delete(Amphora).where(Amphora.id.in_(ids), *self._expired_amphora(cutoff))
                     .execution_options(synchronize_session=False)))

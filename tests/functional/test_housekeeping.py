@@ -29,6 +29,7 @@ from ostia.db.models import (
     FailoverEvent,
     Job,
     Listener,
+    ListenerStatistics,
     LoadBalancer,
     Pool,
     utcnow,
@@ -127,6 +128,32 @@ def test_cleanup_removes_expired_deleted_rows_and_keeps_the_rest(any_db: str, tm
         assert api.get(f"/v2/lbaas/loadbalancers/{live['id']}").json()["loadbalancer"]["provisioning_status"] \
             == "ACTIVE"
         assert cleanup.run_once() == type(removed)(0, 0)
+
+
+def test_an_expired_amphora_keeps_the_counters_of_a_live_listener(any_db: str, tmp_path: Path) -> None:
+    """A failed-over amphora's traffic stays in its listener's totals (stats API, /metrics counters) after the
+    amphora row expires; counters of a listener that is gone go with the amphora."""
+    with running_controller(any_db, str(tmp_path / "state")) as ctl, TestClient(ctl.app) as client:
+        api = Api(client)
+        lb = api.create_lb(name="live", listeners=[{"protocol": "HTTP", "protocol_port": 80}])
+        db = ctl.db
+        with db.session() as session:
+            (listener_id,) = session.scalars(select(Listener.id).where(Listener.load_balancer_id == lb["id"]))
+            gone = Amphora(status=AmphoraStatus.DELETED, role=None, updated_at=utcnow() - OLD)
+            session.add(gone)
+            session.flush()
+            session.add(ListenerStatistics(listener_id=listener_id, amphora_id=gone.id, bytes_in=1000,
+                                           bytes_out=2000, active_connections=0, total_connections=10,
+                                           request_errors=0))
+            session.add(ListenerStatistics(listener_id="a-deleted-listener", amphora_id=gone.id, bytes_in=5,
+                                           bytes_out=5, active_connections=0, total_connections=1, request_errors=0))
+            gone_id = gone.id
+        before = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/stats").json()["stats"]
+        assert before["bytes_in"] == 1000
+        removed = DatabaseCleanup(db, amphora_expiry_age=EXPIRY, load_balancer_expiry_age=EXPIRY).run_once()
+        assert removed.amphorae == 1 and count(db, Amphora, Amphora.id == gone_id) == 0
+        assert api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/stats").json()["stats"] == before
+        assert count(db, ListenerStatistics, ListenerStatistics.amphora_id == gone_id) == 1
 
 
 def test_one_failing_task_does_not_stop_the_others() -> None:
