@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
@@ -26,6 +27,7 @@ from sqlalchemy import or_, select
 from ostia.db.engine import Database
 from ostia.db.models import Amphora
 from ostia.drivers.amphora.client import AgentError
+from ostia.drivers.certificates.base import CertificateError
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
 from ostia.housekeeping.certs import CertificateTarget, claimed, live_amphorae, push_server_certificate
 
@@ -68,8 +70,7 @@ class CaRotation:
 
     def _distribute_and_promote(self) -> Outcome:
         outcome = self.distribute()
-        if not outcome.pending:
-            self.certs.promote()
+        if not outcome.pending and self._step(self.certs.promote, "distributing"):
             LOG.info("CA rotation: every amphora on generation %d; grace period until %s",
                      self.certs.rotation_state()["generation"], self.certs.rotation_state()["grace_until"])
         outcome.phase = self.certs.rotation_state()["phase"]
@@ -79,6 +80,17 @@ class CaRotation:
         with self.db.session() as session:
             return list(session.scalars(select(Amphora.id).where(
                 *live_amphorae(), or_(Amphora.ca_generation.is_(None), Amphora.ca_generation != generation))))
+
+    def _step(self, step: Callable[[], object], phase: str) -> bool:
+        """Take a rotation step that needs `phase`; False when another process (a second housekeeper, or
+        `ostia ca rotate` beside housekeeping) took it while this one was distributing."""
+        try:
+            step()
+        except CertificateError:
+            if self.certs.rotation_state()["phase"] == phase:
+                raise
+            return False
+        return True
 
     def distribute(self) -> Outcome:
         """Trust both CAs on every amphora, then give it a server certificate from the new one."""
@@ -120,8 +132,7 @@ class CaRotation:
             except AgentError as exc:
                 LOG.warning("amp=%s still trusts the old CA: %s", amphora_id, exc)
                 outcome.pending.append(amphora_id)
-        if not outcome.pending:
-            self.certs.finish_rotation()
+        if not outcome.pending and self._step(self.certs.finish_rotation, "grace"):
             LOG.info("CA rotation finished: the old CA is no longer trusted")
         outcome.phase = self.certs.rotation_state()["phase"]
         return outcome

@@ -3,10 +3,14 @@ view, and a rotation interrupted between its state write and its file moves."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import stat
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -82,3 +86,26 @@ def test_controller_context_is_rebuilt_only_when_something_changed(tmp_path: Pat
     ca.promote()
     assert tls.refresh() is not None  # and a new client certificate
     assert issuer((tmp_path / "ca" / "ostia-controller.pem").read_bytes()) == "CN=Ostia amphora CA 2,O=Ostia"
+
+
+class _NoAmphorae:
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        yield SimpleNamespace(scalars=lambda *_: [])
+
+
+def test_a_step_another_process_took_meanwhile_is_not_an_error(tmp_path: Path) -> None:
+    """Two housekeepers (or `ostia ca rotate` and housekeeping) distributing at once both find nothing left
+    and both promote, later both finish: the second one of each is a no-op, not a CertificateError."""
+    from ostia.housekeeping.ca_rotation import CaRotation
+
+    target: Any = SimpleNamespace(put_ca_bundle=lambda *_: None, put_server_certificate=lambda *_: None)
+    first = CaRotation(_NoAmphorae(), LocalCertificateDriver(tmp_path / "ca", PASS), target)  # type: ignore[arg-type]
+    second = CaRotation(_NoAmphorae(), LocalCertificateDriver(tmp_path / "ca", PASS), target)  # type: ignore[arg-type]
+    first.certs.begin_rotation(dt.timedelta(0))
+    assert second.certs.rotation_state()["phase"] == "distributing"
+    assert first._distribute_and_promote().phase == "grace"
+    assert second._distribute_and_promote().phase == "grace"  # it had seen "distributing" too
+    assert first.finish().phase == "none"
+    assert second.finish().phase == "none"
+    assert first.certs.rotation_state()["generation"] == 2
