@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from ostia.db.engine import Database
 from ostia.db.models import FailoverEvent, Job, Listener, ListenerStatistics, LoadBalancer, Member, Pool
+from ostia.domain.enums import ProvisioningStatus
 
 # Timeline stages that end a failover, and the outcome each means.
 OUTCOMES = {"DECIDED": "started", "TRAFFIC_RESTORED": "traffic_restored",
@@ -41,8 +42,11 @@ class DatabaseCollector(Collector):
         with self.db.session() as session:
             jobs = session.execute(select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)).all()
             events = session.execute(select(FailoverEvent.stage, func.count()).group_by(FailoverEvent.stage)).all()
+            # A DELETED load balancer's row stays for [house_keeping] load_balancer_expiry_age, hidden from the API:
+            # hidden here too (its series ends with the delete, as in Octavia).
             lbs = session.execute(select(LoadBalancer.id, LoadBalancer.project_id, LoadBalancer.provisioning_status,
-                                         LoadBalancer.operating_status)).all()
+                                         LoadBalancer.operating_status)
+                                  .where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)).all()
             listeners = session.execute(select(Listener.id, Listener.load_balancer_id,
                                                Listener.provisioning_status, Listener.operating_status)).all()
             pools = session.execute(select(Pool.id, Pool.load_balancer_id, Pool.provisioning_status,

@@ -170,3 +170,22 @@ def test_a_beat_too_big_with_member_traffic_is_sent_without_it(tmp_path: Path) -
         finally:
             sender.stop()
     assert got["pools"]["p:l"] == {"status": "UP", "members": members}  # the statuses got through
+
+
+def test_deleted_load_balancers_have_no_status_series(sqlite_url: str, tmp_path: Path) -> None:
+    """A DELETED load balancer's row is kept for the expiry age, hidden from the API: and from /metrics."""
+    from fastapi.testclient import TestClient
+    from prometheus_client import generate_latest
+
+    from ostia.metrics.database import DatabaseCollector
+    from tests.support.controller import Api, running_controller
+
+    with running_controller(sqlite_url, str(tmp_path / "state")) as ctl, TestClient(ctl.app) as client:
+        api = Api(client)
+        gone, kept = api.create_lb(name="gone"), api.create_lb(name="kept")
+        assert api.delete(f"/v2/lbaas/loadbalancers/{gone['id']}").status_code == 204
+        api.wait_lb(gone["id"], "DELETED")
+        text = generate_latest(process_registry(DatabaseCollector(ctl.db))).decode()
+    lbs = {s.labels["loadbalancer"] for f in text_string_to_metric_families(text)
+           if f.name == "octavia_loadbalancer_status" for s in f.samples}
+    assert lbs == {kept["id"]}
