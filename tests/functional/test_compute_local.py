@@ -199,6 +199,31 @@ def test_agent_outlives_a_killed_controller_and_reattach_restarts_a_killed_agent
     assert process.read_pid(env.amphora_dir / amp / "agent.pid") == new_pid
 
 
+def test_reattach_upgrades_an_amphora_made_before_the_tls_directory(env: Env) -> None:
+    """An amphora whose files and agent.conf predate <amphora>/tls/ (server.pem, server.key, client_ca.pem in the
+    amphora directory): reattach moves the files and points agent.conf at them, so its agent starts again."""
+    amp, driver = str(uuid.uuid4()), env.driver()
+    address = driver.build(amp, None).lb_network_ip
+    assert address is not None
+    env.wait_agent(amp, address)
+    directory = env.amphora_dir / amp
+    pid = process.read_pid(directory / "agent.pid")
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while process.alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for name in ("server.pem", "server.key", "client_ca.pem"):  # the layout of the previous release
+        os.replace(directory / "tls" / name, directory / name)
+    conf = directory / "agent.conf"
+    conf.write_text(conf.read_text().replace(f"{directory}/tls/", f"{directory}/"))
+
+    driver.reattach([(amp, amp)])
+    env.wait_agent(amp, address)
+    assert "/tls/server.pem" in conf.read_text() and (directory / "tls" / "server.key").exists()
+    assert not (directory / "server.key").exists()
+
+
 def _tiny_haproxy_cfg(port: int) -> str:
     return textwrap.dedent(f"""\
         global

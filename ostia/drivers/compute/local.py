@@ -358,6 +358,12 @@ class LocalComputeDriver:
             old = directory / Path(name).name
             if old.exists() and not (directory / name).exists():
                 os.replace(old, directory / name)
+        parser = self._read_conf(directory)
+        if parser is not None and parser.get(AGENT_GROUP, "agent_server_cert", fallback="") \
+                != str(directory / SERVER_CERT):  # its agent.conf still names the old paths: the agent would not start
+            self._write_conf(amphora_id, parser.get(AGENT_GROUP, "bind_host"),
+                             parser.get(AGENT_GROUP, "network_namespace", fallback=""),
+                             parser.get(AGENT_GROUP, "loadbalancer_topology", fallback=str(self.topology)))
         if not ((directory / SERVER_CERT).exists() and (directory / SERVER_KEY).exists()):
             issued = self.certificates.issue_server_cert(amphora_id)
             write_private(directory / SERVER_KEY, issued.key_pem)  # the key first, as the CA driver does
