@@ -122,7 +122,13 @@ class Supervisor:
             if service.popen is not None:
                 self._reap(service, now)
             if service.popen is None and now >= service.next_start and not self.stopping.is_set():
-                self.start(service)
+                try:
+                    self.start(service)
+                except OSError as exc:  # fork/exec failed (EAGAIN, ENOMEM, ...): retried, the others keep running
+                    service.quick_deaths += 1
+                    delay = self.policy.delay(service.quick_deaths)
+                    service.next_start = now + delay
+                    LOG.error("%s could not be started (%s); trying again in %.1f s", service.name, exc, delay)
 
     def run(self) -> None:
         """Until stop() (or SIGTERM/SIGINT, when installed by the caller), then stop every child."""

@@ -54,6 +54,17 @@ def test_a_child_that_dies_is_started_again_and_its_pid_file_follows(tmp_path: P
     assert not sup.pid_file("sleeper").exists()
 
 
+def test_a_service_that_cannot_be_started_is_retried_and_the_others_run(tmp_path: Path) -> None:
+    sup = _supervisor(tmp_path, Service("broken", [str(tmp_path / "no-such-program")]), Service("sleeper", SLEEPER),
+                      restart_delay=0.2)
+    try:
+        sup.step()  # raised out of the supervisor's loop before, which then stopped every service
+        broken, sleeper = sup.services
+        assert broken.popen is None and broken.next_start > 0 and sleeper.popen is not None
+    finally:
+        sup.stop_all()
+
+
 def test_leftovers_of_a_killed_supervisor_are_stopped_before_new_children_start(tmp_path: Path) -> None:
     sup = _supervisor(tmp_path, Service("sleeper", SLEEPER), stop_timeout=5)
     orphan = subprocess.Popen([*SLEEPER[:2], "import time; time.sleep(60)  # ostia"], start_new_session=True)
