@@ -31,13 +31,10 @@ def build(conf: cfg.ConfigOpts, db: Database, drivers: Drivers, dispatcher: Any 
     service = HousekeepingService()
     cleanup = DatabaseCleanup(db, hk.amphora_expiry_age, hk.load_balancer_expiry_age)
     service.add("db_cleanup", cleanup.run_once, hk.cleanup_interval)
-    if dispatcher is not None:
+    if dispatcher is not None:  # None: no job sweep (no workers to reach, or `ostia up`, whose worker sweeps)
         # Same pace and dispatch grace as the workers' own sweep ([jobs] sweep_interval).
         sweep = JobSweep(db, dispatcher.dispatch, unclaimed_grace=conf.jobs.sweep_interval * 2)
         service.add("job_sweep", sweep.run_once, conf.jobs.sweep_interval)
-    else:
-        LOG.warning("no transport_url: this housekeeping cannot hand abandoned jobs to workers (the workers' "
-                    "own sweep still recovers them)")
     from ostia.housekeeping.certs import CertRotator
 
     service.add("cert_rotation", CertRotator(conf, db, drivers).run_once, hk.cert_interval)
@@ -55,6 +52,9 @@ def run(args: argparse.Namespace, conf: Any) -> int:
     db = bootstrap.database(conf)
     bootstrap.require_current_schema(db)
     dispatcher = bootstrap.rpc_dispatcher(conf) if conf.transport_url else None
+    if dispatcher is None:
+        LOG.warning("no transport_url: this housekeeping cannot hand abandoned jobs to workers (the workers' "
+                    "own sweep still recovers them)")
     service = build(conf, db, build_drivers(conf, db), dispatcher)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -66,7 +66,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     health = health_cmd.start_in_up(conf, ctl.db, dispatcher)
     from ostia.cli import housekeeping_cmd
 
-    housekeeping = housekeeping_cmd.build(conf, ctl.db, ctl.drivers, dispatcher)
+    # No job sweep of its own: the in-process worker already sweeps every [jobs] sweep_interval.
+    housekeeping = housekeeping_cmd.build(conf, ctl.db, ctl.drivers, None)
     housekeeping.start()
     print(f"ostia: API on http://{conf.api_settings.bind_host}:{conf.api_settings.bind_port} "
           f"(state in {conf.state_dir}, auth {conf.api_settings.auth_strategy})", flush=True)
