@@ -24,7 +24,7 @@ from ostia import process
 
 LOG = logging.getLogger("ostia.deploy")
 POLL = 0.2  # seconds between looks at the children
-SUPERVISOR_PID = "deploy.pid"
+SUPERVISOR = "deploy"  # the supervisor's own pid file: <run_dir>/deploy.pid
 
 
 class AlreadyRunning(RuntimeError):
@@ -55,6 +55,11 @@ class Policy:
         return min(self.restart_delay * 2 ** max(quick_deaths - 1, 0), self.restart_delay_max)
 
 
+def _ostia_alive(pid: int) -> bool:
+    """A recorded pid still names one of ours: alive, with an `ostia` command line (pids are reused)."""
+    return process.alive(pid) and any("ostia" in a for a in process.cmdline(pid))
+
+
 class Supervisor:
     def __init__(self, services: Sequence[Service], log_dir: Path, run_dir: Path, policy: Policy,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -73,9 +78,8 @@ class Supervisor:
 
     def running_supervisor(self) -> int | None:
         """The pid of another live supervisor recorded in this run_dir (None: none runs)."""
-        pid = process.read_pid(self.pid_file(SUPERVISOR_PID.removesuffix(".pid")))
-        if pid is not None and pid != os.getpid() and process.alive(pid) \
-                and any("ostia" in a for a in process.cmdline(pid)):
+        pid = process.read_pid(self.pid_file(SUPERVISOR))
+        if pid is not None and pid != os.getpid() and _ostia_alive(pid):
             return pid
         return None
 
@@ -85,7 +89,7 @@ class Supervisor:
         pids = []
         for service in self.services:
             pid = process.read_pid(self.pid_file(service.name))
-            if pid is not None and process.alive(pid) and any("ostia" in a for a in process.cmdline(pid)):
+            if pid is not None and _ostia_alive(pid):
                 LOG.warning("%s: stopping pid %d left by a previous supervisor", service.name, pid)
                 pids.append(pid)
         process.terminate(pids, self.policy.stop_timeout)
@@ -137,7 +141,7 @@ class Supervisor:
         other = self.running_supervisor()
         if other is not None:
             raise AlreadyRunning(f"another supervisor (pid {other}) runs with {self.run_dir}")
-        self._write_pid(SUPERVISOR_PID.removesuffix(".pid"), os.getpid())
+        self._write_pid(SUPERVISOR, os.getpid())
         self.stop_leftovers()
         try:
             while not self.stopping.is_set():
@@ -168,5 +172,5 @@ class Supervisor:
             with contextlib.suppress(FileNotFoundError):
                 self.pid_file(s.name).unlink()
         with contextlib.suppress(FileNotFoundError):
-            self.pid_file(SUPERVISOR_PID.removesuffix(".pid")).unlink()
+            self.pid_file(SUPERVISOR).unlink()
         LOG.info("every service stopped")
