@@ -29,7 +29,7 @@ from ostia.db.models import Amphora
 from ostia.drivers.amphora.client import AgentError
 from ostia.drivers.certificates.base import CertificateError
 from ostia.drivers.certificates.local_ca import LocalCertificateDriver
-from ostia.housekeeping.certs import CertificateTarget, claimed, live_amphorae, push_server_certificate
+from ostia.housekeeping.certs import CertificateTarget, live_amphorae, rotate_claimed
 
 LOG = logging.getLogger("ostia.housekeeping.ca_rotation")
 
@@ -56,17 +56,12 @@ class CaRotation:
     def advance(self) -> int:
         """Housekeeping's step: resume a distribution, or finish a rotation past its grace period; returns how
         many server certificates it rotated."""
-        distributing = self.certs.rotation_state()["phase"] == "distributing"
-        outcome = self.advance_outcome()
-        return len(outcome.rotated) if distributing else 0
-
-    def advance_outcome(self) -> Outcome:
         phase = self.certs.rotation_state()["phase"]
         if phase == "distributing":
-            return self._distribute_and_promote()
+            return len(self._distribute_and_promote().rotated)
         if phase == "grace" and self.certs.grace_over():
-            return self.finish()
-        return Outcome(phase=phase)
+            self.finish()
+        return 0
 
     def _distribute_and_promote(self) -> Outcome:
         outcome = self.distribute()
@@ -102,23 +97,12 @@ class CaRotation:
             if not todo:
                 break
             for amphora_id in todo:
-                if self._move(amphora_id, generation):
+                if rotate_claimed(self.db, self.certs, self.target, amphora_id):
                     outcome.rotated.append(amphora_id)
                 else:
                     outcome.pending.append(amphora_id)
         outcome.pending += [a for a in self._on_old_generation(generation) if a not in outcome.pending]
         return outcome
-
-    def _move(self, amphora_id: str, generation: int) -> bool:
-        with claimed(self.db, amphora_id) as mine:
-            if not mine:  # another housekeeper is rotating it: counted as pending, checked again next pass
-                return False
-            try:
-                push_server_certificate(self.db, self.certs, self.target, amphora_id)
-                return True
-            except AgentError as exc:
-                LOG.warning("amp=%s not moved to CA generation %d yet: %s", amphora_id, generation, exc)
-                return False
 
     def finish(self) -> Outcome:
         """Tell every agent to accept the new CA alone, then stop trusting the old one here."""

@@ -94,6 +94,21 @@ def push_server_certificate(db: Database, certs: LocalCertificateDriver, target:
     LOG.info("amp=%s server certificate rotated (CA generation %d, expires %s)", amphora_id, generation, expires)
 
 
+def rotate_claimed(db: Database, certs: LocalCertificateDriver, target: CertificateTarget, amphora_id: str) -> bool:
+    """Claim the amphora, then `push_server_certificate`; False when another housekeeper holds it or its agent
+    did not answer (a later pass tries again)."""
+    with claimed(db, amphora_id) as mine:
+        if not mine:
+            return False
+        try:
+            push_server_certificate(db, certs, target, amphora_id)
+            return True
+        except AgentError as exc:
+            LOG.warning("amp=%s server certificate not rotated (CA generation %d): %s", amphora_id,
+                        certs.server_generation, exc)
+            return False
+
+
 class CertRotator:
     def __init__(self, conf: Any, db: Database, drivers: Drivers) -> None:
         self.db = db
@@ -125,14 +140,4 @@ class CertRotator:
 
     def rotate_expiring(self) -> int:
         assert self.target is not None
-        done = 0
-        for amphora_id in self.expiring():
-            with claimed(self.db, amphora_id) as mine:
-                if not mine:  # another housekeeper is on it
-                    continue
-                try:
-                    push_server_certificate(self.db, self.certs, self.target, amphora_id)
-                    done += 1
-                except AgentError as exc:  # unreachable now: the next pass tries again
-                    LOG.warning("amp=%s server certificate not rotated: %s", amphora_id, exc)
-        return done
+        return sum(rotate_claimed(self.db, self.certs, self.target, amphora_id) for amphora_id in self.expiring())

@@ -41,7 +41,6 @@ class SparePool:
     def start(self) -> None:
         if self.size <= 0:
             return
-        self._forget_interrupted()
         self._thread = threading.Thread(target=self._loop, name="spare-pool", daemon=True)
         self._thread.start()
 

@@ -116,7 +116,7 @@ class LocalCertificateDriver:
         finally:
             os.close(fd)
 
-    def _current_stamp(self) -> tuple[int, ...]:
+    def rotation_stamp(self) -> tuple[int, ...]:
         """Changes whenever another process rotates the CA: cached CAs are reloaded then. Files are replaced by
         rename, so the inode changes even when the clock's granularity hides an mtime change."""
         def stamp(name: str) -> tuple[int, int]:
@@ -127,11 +127,8 @@ class LocalCertificateDriver:
             return st.st_ino, st.st_mtime_ns
         return *stamp(ROTATION), *stamp(CA_CERT)
 
-    def rotation_stamp(self) -> tuple[int, ...]:
-        return self._current_stamp()
-
     def ensure_ca(self) -> None:
-        if self._ca is not None and self._stamp == self._current_stamp():
+        if self._ca is not None and self._stamp == self.rotation_stamp():
             return
         with self._locked():
             self._settle()
@@ -150,7 +147,7 @@ class LocalCertificateDriver:
             old = self.ca_dir / OLD_CERT
             self._old = x509.load_pem_x509_certificate(old.read_bytes()) \
                 if state["phase"] == "grace" and old.exists() else None
-            self._ca, self._state, self._stamp = ca, state, self._current_stamp()
+            self._ca, self._state, self._stamp = ca, state, self.rotation_stamp()
 
     # -- rotation -------------------------------------------------------------------------------------------
 
