@@ -82,12 +82,12 @@ class ApiClient:
 
     def get_or_none(self, path: str) -> Any:
         """GET, or None when the object is gone (404)."""
-        resp = self.http.get(path)
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            raise ApiError(resp.status_code, _fault(resp))
-        return resp.json()
+        try:
+            return self.call("GET", path)
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
 
 
 def _fault(resp: httpx.Response) -> str:

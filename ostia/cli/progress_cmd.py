@@ -11,6 +11,7 @@ coreutils' `timeout`).
 from __future__ import annotations
 
 import argparse
+import collections
 import csv
 import sys
 import time
@@ -132,9 +133,7 @@ def amphora_summary(client: ApiClient, lb_id: str) -> str:
         amps = client.call("GET", f"/v2/octavia/amphorae?loadbalancer_id={lb_id}")["amphorae"]
     except ApiError:  # not admin in keystone mode: the amphorae stay out of the line
         return ""
-    statuses: dict[str, int] = {}
-    for amp in amps:
-        statuses[amp["status"]] = statuses.get(amp["status"], 0) + 1
+    statuses = collections.Counter(amp["status"] for amp in amps)
     return "  amphorae " + (", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "none")
 
 

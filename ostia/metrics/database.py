@@ -44,8 +44,8 @@ class DatabaseCollector(Collector):
             events = session.execute(select(FailoverEvent.stage, func.count()).group_by(FailoverEvent.stage)).all()
             # A DELETED load balancer's row stays for [house_keeping] load_balancer_expiry_age, hidden from the API:
             # hidden here too (its series ends with the delete, as in Octavia).
-            lbs = session.execute(select(LoadBalancer.id, LoadBalancer.project_id, LoadBalancer.provisioning_status,
-                                         LoadBalancer.operating_status)
+            lbs = session.execute(select(LoadBalancer.id, func.coalesce(LoadBalancer.project_id, ""),
+                                         LoadBalancer.provisioning_status, LoadBalancer.operating_status)
                                   .where(LoadBalancer.provisioning_status != ProvisioningStatus.DELETED)).all()
             listeners = session.execute(select(Listener.id, Listener.load_balancer_id,
                                                Listener.provisioning_status, Listener.operating_status)).all()
@@ -70,22 +70,18 @@ class DatabaseCollector(Collector):
         for stage, outcome in OUTCOMES.items():
             failovers.add_metric([outcome], by_stage.get(stage, 0))
         yield failovers
-        yield _status("octavia_loadbalancer", ["loadbalancer", "project_id"], [(r[0], r[1] or "") for r in lbs],
-                      [(r[2], r[3]) for r in lbs])
-        yield _status("octavia_listener", ["listener", "loadbalancer"], [(r[0], r[1]) for r in listeners],
-                      [(r[2], r[3]) for r in listeners])
-        yield _status("octavia_pool", ["pool", "loadbalancer"], [(r[0], r[1]) for r in pools],
-                      [(r[2], r[3]) for r in pools])
-        yield _status("octavia_member", ["member", "pool", "loadbalancer"], [(r[0], r[1], r[2]) for r in members],
-                      [(r[3], r[4]) for r in members])
+        yield _status("octavia_loadbalancer", ["loadbalancer", "project_id"], lbs)
+        yield _status("octavia_listener", ["listener", "loadbalancer"], listeners)
+        yield _status("octavia_pool", ["pool", "loadbalancer"], pools)
+        yield _status("octavia_member", ["member", "pool", "loadbalancer"], members)
         yield from _listener_stats(stats)
 
 
-def _status(prefix: str, labels: list[str], keys: list[tuple[str, ...]],
-            statuses: list[tuple[str, str]]) -> GaugeMetricFamily:
+def _status(prefix: str, labels: list[str], rows: Sequence[Any]) -> GaugeMetricFamily:
+    """`rows`: the `labels` values, then the provisioning and operating status."""
     family = GaugeMetricFamily(f"{prefix}_status", "1 for the object's current provisioning and operating status.",
                                labels=[*labels, "provisioning_status", "operating_status"])
-    for key, (provisioning, operating) in zip(keys, statuses, strict=True):
+    for *key, provisioning, operating in rows:
         family.add_metric([*key, str(provisioning), str(operating)], 1)
     return family
 
