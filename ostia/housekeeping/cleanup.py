@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -58,22 +60,30 @@ class DatabaseCleanup:
                      removed.load_balancers, removed.amphorae, removed.jobs)
         return removed
 
+    def _delete_in_batches(self, model: Any, conditions: Sequence[ColumnElement[bool]],
+                           dependents: Callable[[Session, list[str]], None] | None = None) -> int:
+        """Delete the rows of `model` that meet `conditions`, BATCH per transaction, `dependents` first removing
+        what points at them; the DELETE repeats the conditions. Returns how many rows went."""
+        total = 0
+        while True:
+            with self.db.session() as session:
+                ids = list(session.scalars(select(model.id).where(*conditions).order_by(model.id).limit(BATCH)))
+                if not ids:
+                    return total
+                if dependents is not None:
+                    dependents(session, ids)
+                total += _rowcount(session.execute(delete(model).where(model.id.in_(ids), *conditions)
+                                                   .execution_options(synchronize_session=False)))
+            if len(ids) < BATCH:
+                return total
+
     # -- jobs ------------------------------------------------------------------------------------
     def cleanup_jobs(self) -> int:
         """Finished jobs of live load balancers too (a busy LB adds a row per change): kept as long as a deleted
         load balancer's rows, for `ostia diagnose` and post-mortems, then removed."""
         cutoff = utcnow() - dt.timedelta(seconds=self.load_balancer_expiry_age)
-        finished = [Job.state.in_([JobState.DONE, JobState.REVERTED]), Job.finished_at < cutoff]
-        total = 0
-        while True:
-            with self.db.session() as session:
-                ids = list(session.scalars(select(Job.id).where(*finished).order_by(Job.id).limit(BATCH)))
-                if not ids:
-                    return total
-                total += _rowcount(session.execute(delete(Job).where(Job.id.in_(ids), *finished)
-                                                   .execution_options(synchronize_session=False)))
-            if len(ids) < BATCH:
-                return total
+        return self._delete_in_batches(Job, [Job.state.in_([JobState.DONE, JobState.REVERTED]),
+                                             Job.finished_at < cutoff])
 
     # -- amphorae --------------------------------------------------------------------------------
     def _expired_amphora(self, cutoff: dt.datetime) -> list[ColumnElement[bool]]:
@@ -85,49 +95,26 @@ class DatabaseCleanup:
 
     def cleanup_amphorae(self) -> int:
         cutoff = utcnow() - dt.timedelta(seconds=self.amphora_expiry_age)
-        total = 0
-        while True:
-            with self.db.session() as session:
-                ids = list(session.scalars(select(Amphora.id).where(*self._expired_amphora(cutoff))
-                                           .order_by(Amphora.id).limit(BATCH)))
-                if not ids:
-                    return total
-                session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id.in_(ids)))
-                # A live listener's counters stay: its totals (stats API, /metrics counters) add up every
-                # amphora it ever had, as in Octavia, and must not drop when a failed-over amphora expires.
-                live_listener = exists().where(Listener.id == ListenerStatistics.listener_id)
-                session.execute(delete(ListenerStatistics).where(ListenerStatistics.amphora_id.in_(ids),
-                                                                 ~live_listener)
-                                .execution_options(synchronize_session=False))
-                gone = _rowcount(session.execute(
-                    delete(Amphora).where(Amphora.id.in_(ids), *self._expired_amphora(cutoff))
-                    .execution_options(synchronize_session=False)))
-            total += gone
-            if len(ids) < BATCH:
-                return total
+        return self._delete_in_batches(Amphora, self._expired_amphora(cutoff), _remove_amphora_dependents)
 
     # -- load balancers --------------------------------------------------------------------------
     def cleanup_load_balancers(self) -> int:
         cutoff = utcnow() - dt.timedelta(seconds=self.load_balancer_expiry_age)
-        expired = [LoadBalancer.provisioning_status == ProvisioningStatus.DELETED,
-                   func.coalesce(LoadBalancer.updated_at, LoadBalancer.created_at) < cutoff]
         # An amphora not yet DELETED on a deleted load balancer is a leak: keep the LB so it stays traceable.
         live_amphora = exists().where(Amphora.load_balancer_id == LoadBalancer.id,
                                       Amphora.status != AmphoraStatus.DELETED)
-        total = 0
-        while True:
-            with self.db.session() as session:
-                ids = list(session.scalars(select(LoadBalancer.id).where(*expired, ~live_amphora)
-                                           .order_by(LoadBalancer.id).limit(BATCH)))
-                if not ids:
-                    return total
-                _remove_dependents(session, ids)
-                gone = _rowcount(session.execute(
-                    delete(LoadBalancer).where(LoadBalancer.id.in_(ids), *expired, ~live_amphora)
-                    .execution_options(synchronize_session=False)))
-            total += gone
-            if len(ids) < BATCH:
-                return total
+        expired = [LoadBalancer.provisioning_status == ProvisioningStatus.DELETED,
+                   func.coalesce(LoadBalancer.updated_at, LoadBalancer.created_at) < cutoff, ~live_amphora]
+        return self._delete_in_batches(LoadBalancer, expired, _remove_dependents)
+
+
+def _remove_amphora_dependents(session: Session, amphora_ids: list[str]) -> None:
+    session.execute(delete(AmphoraHealth).where(AmphoraHealth.amphora_id.in_(amphora_ids)))
+    # A live listener's counters stay: its totals (stats API, /metrics counters) add up every amphora it ever
+    # had, as in Octavia, and must not drop when a failed-over amphora expires.
+    live_listener = exists().where(Listener.id == ListenerStatistics.listener_id)
+    session.execute(delete(ListenerStatistics).where(ListenerStatistics.amphora_id.in_(amphora_ids), ~live_listener)
+                    .execution_options(synchronize_session=False))
 
 
 def _remove_dependents(session: Session, lb_ids: list[str]) -> None:
