@@ -29,18 +29,18 @@ class TlsBundle:
 
     def haproxy_pem(self) -> bytes:
         """What HAProxy's `crt` takes: certificate, chain and key in one file."""
-        return _join(self.certificate, self.intermediates, self.private_key or b"")
+        return join_pem(self.certificate, self.intermediates, self.private_key or b"")
 
     def ca_pem(self) -> bytes:
         """What a `ca-file` takes: the CA certificate(s) of a client CA container; the CRL for a CRL container."""
-        certs = _join(self.certificate, self.intermediates)
-        return certs or _join(self.crl)
+        certs = join_pem(self.certificate, self.intermediates)
+        return certs or join_pem(self.crl)
 
     def crl_pem(self) -> bytes:
-        return _join(self.crl)
+        return join_pem(self.crl)
 
 
-def _join(*parts: bytes) -> bytes:
+def join_pem(*parts: bytes) -> bytes:
     # Each PEM part ends in a newline so concatenated blocks never run into one another.
     return b"".join(p if p.endswith(b"\n") else p + b"\n" for p in parts if p)
 
@@ -88,4 +88,4 @@ class NoCertManager:
         raise CertificateRetrievalError([ref])
 
 
-__all__ = ["CertManager", "CertificateRetrievalError", "NoCertManager", "TlsBundle", "crl_of"]
+__all__ = ["CertManager", "CertificateRetrievalError", "NoCertManager", "TlsBundle", "crl_of", "join_pem"]

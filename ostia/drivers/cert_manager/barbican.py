@@ -20,7 +20,7 @@ from keystoneauth1.identity import v3
 from oslo_config import cfg
 
 from ostia.domain.errors import CertificateRetrievalError
-from ostia.domain.secrets import TlsBundle, crl_of
+from ostia.domain.secrets import TlsBundle, crl_of, join_pem
 from ostia.drivers.cert_manager import bundle
 
 LOG = logging.getLogger(__name__)
@@ -112,13 +112,9 @@ class BarbicanCertManager:
             # Octavia's own format: one PKCS#12 secret without passphrase; a CA or CRL secret is PEM text.
             return bundle.load(_text(client.secrets.get(secret_ref=ref).payload))
         secrets = client.containers.get(container_ref=ref).secrets
-        pem = b"".join(_pem_line(_text(secrets[name].payload)) for name in _PEM_PARTS if name in secrets)
+        pem = join_pem(*(_text(secrets[name].payload) for name in _PEM_PARTS if name in secrets))
         passphrase = secrets.get("private_key_passphrase")
         return bundle.load(pem, _text(passphrase.payload) if passphrase is not None else None)
 
     def close(self) -> None:
         self._session.session.close()
-
-
-def _pem_line(part: bytes) -> bytes:
-    return part if part.endswith(b"\n") else part + b"\n"
