@@ -74,7 +74,7 @@ def ensure_barbican() -> Path:
     """The Keystone venv with Barbican in it (what `scripts/setup --test` installs)."""
     bin_dir = ks.ensure_keystone_venv()
     if not (bin_dir / "barbican-manage").exists():
-        ks._run([str(bin_dir / "pip"), "install", "-q", "--disable-pip-version-check", "barbican"], timeout=600)
+        ks.run([str(bin_dir / "pip"), "install", "-q", "--disable-pip-version-check", "barbican"], timeout=600)
     return bin_dir
 
 
@@ -107,16 +107,7 @@ def running_barbican(workdir: Path, auth_url: str) -> Iterator[str]:
         [oslo_policy]
         enforce_new_defaults = True
         enforce_scope = True
-        [keystone_authtoken]
-        www_authenticate_uri = {auth_url}
-        auth_url = {auth_url}
-        auth_type = password
-        username = {BARBICAN_USER}
-        password = {BARBICAN_PASSWORD}
-        project_name = service
-        user_domain_name = Default
-        project_domain_name = Default
-        """))
+        """) + ks.authtoken_conf(auth_url, BARBICAN_USER, BARBICAN_PASSWORD))
     (workdir / "api-paste.ini").write_text(PASTE_INI)
     (workdir / "bb_wsgi.py").write_text(
         "import sys\n\nsys.argv = sys.argv[:1]\nfrom paste import deploy  # noqa: E402\n\n"

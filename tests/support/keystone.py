@@ -121,13 +121,14 @@ def ensure_keystone_venv() -> Path:
         KEYSTONE_VENV.parent.mkdir(parents=True, exist_ok=True)
         if not (KEYSTONE_VENV / "bin" / "python").exists():
             subprocess.run(["python3", "-m", "venv", str(KEYSTONE_VENV)], check=True)
-        _run([str(KEYSTONE_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "keystone",
+        run([str(KEYSTONE_VENV / "bin" / "pip"), "install", "-q", "--disable-pip-version-check", "keystone",
               "gunicorn"], timeout=600)
         stamp.touch()
     return KEYSTONE_VENV / "bin"
 
 
-def _run(cmd: list[str], timeout: float = 120, env: dict[str, str] | None = None) -> None:
+def run(cmd: list[str], timeout: float = 120, env: dict[str, str] | None = None) -> None:
+    """`cmd` to completion; a failure raises with its output (a venv install, `keystone-manage`)."""
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:3])} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -159,9 +160,9 @@ def running_keystone(workdir: Path) -> Iterator[str]:
     owner = ["--keystone-user", pwd.getpwuid(os.getuid()).pw_name, "--keystone-group",
              grp.getgrgid(os.getgid()).gr_name]
     with ThreadPoolExecutor(3) as pool:  # independent steps, each mostly keystone's import time
-        list(pool.map(_run, ([*manage, "db_sync"], [*manage, "fernet_setup", *owner],
+        list(pool.map(run, ([*manage, "db_sync"], [*manage, "fernet_setup", *owner],
                              [*manage, "credential_setup", *owner])))
-    _run([*manage, "bootstrap", "--bootstrap-password", ADMIN_PASSWORD, "--bootstrap-admin-url", url,
+    run([*manage, "bootstrap", "--bootstrap-password", ADMIN_PASSWORD, "--bootstrap-admin-url", url,
           "--bootstrap-public-url", url, "--bootstrap-internal-url", url, "--bootstrap-region-id", REGION])
     # keystone's oslo.config would parse gunicorn's argv and refuse "--bind ..."
     (workdir / "ks_wsgi.py").write_text("import sys\n\nsys.argv = sys.argv[:1]\n"
@@ -216,23 +217,28 @@ def register(auth_url: str, ostia_url: str) -> dict[str, str]:
         conn.close()
 
 
+def authtoken_conf(auth_url: str, username: str, password: str) -> str:
+    """The `[keystone_authtoken]` section of a service validating tokens against `auth_url` as `username`."""
+    return textwrap.dedent(f"""\
+        [keystone_authtoken]
+        www_authenticate_uri = {auth_url}
+        auth_url = {auth_url}
+        auth_type = password
+        username = {username}
+        password = {password}
+        project_name = service
+        user_domain_name = Default
+        project_domain_name = Default
+        """)
+
+
 @contextlib.contextmanager
 def running_ostia(workdir: Path, auth_url: str, port: int, extra_conf: str = "",
                   settings: tuple[str, ...] = ()) -> Iterator[str]:
     """`ostia up` in keystone mode, its own state dir (`extra_conf`: more ostia.conf sections; `settings`: `--set`
     values, after the noop drivers so they can choose real ones); yields its URL."""
     conf = workdir / "ostia.conf"
-    conf.write_text(textwrap.dedent(f"""\
-        [keystone_authtoken]
-        www_authenticate_uri = {auth_url}
-        auth_url = {auth_url}
-        auth_type = password
-        username = {SERVICE_USER}
-        password = {SERVICE_PASSWORD}
-        project_name = service
-        user_domain_name = Default
-        project_domain_name = Default
-        """) + extra_conf)
+    conf.write_text(authtoken_conf(auth_url, SERVICE_USER, SERVICE_PASSWORD) + extra_conf)
     url = f"http://127.0.0.1:{port}"
     log = workdir / "ostia.log"
     ostia = Path(sys.executable).parent / "ostia"
