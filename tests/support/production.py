@@ -41,8 +41,7 @@ from tests.e2e.conftest import OSTIA
 from tests.e2e.test_rabbit import TRANSPORT_URL, _delete_queues
 from tests.support.backends import Member
 from tests.support.databases import fresh_database
-from tests.support.failover import free_udp_port
-from tests.support.processes import free_port
+from tests.support.processes import free_port, free_udp_port, stop
 
 START_TIMEOUT = 90.0  # the machine is shared: a Python service takes several seconds to start under load
 PROJECT = "p-production"
@@ -176,13 +175,8 @@ class Deployment:
         return pids
 
     def stop(self) -> None:
-        if self.supervisor is not None and self.supervisor.poll() is None:
-            self.supervisor.terminate()
-            try:
-                self.supervisor.wait(40)
-            except subprocess.TimeoutExpired:
-                self.supervisor.kill()
-                self.supervisor.wait(10)
+        if self.supervisor is not None:
+            stop(self.supervisor, 40)
         # anything a killed supervisor left behind
         process.terminate([p for s in self.services() if (p := self.pid(s)) is not None], 10)
 
