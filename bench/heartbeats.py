@@ -31,6 +31,7 @@ from typing import Any
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from ostia import heartbeat  # noqa: E402
+from tests.support.processes import free_udp_port, stop  # noqa: E402
 
 KEY = "bench-heartbeat-key"
 OSTIA = Path(sys.executable).parent / "ostia"
@@ -156,19 +157,7 @@ class HealthManagerProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        stop(self.proc, 30)
 
 
 def one_round(url: str, state: str, trees_file: str, rate: int, seconds: float, seq_base: int) -> dict[str, Any]:
