@@ -30,14 +30,21 @@ from ostia.netns import run_in
 T = TypeVar("T")
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1) -> T:
-    """Poll `probe` until it returns something truthy; bounded in time."""
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1,
+             tolerate: tuple[type[BaseException], ...] = ()) -> T:
+    """Poll `probe` until it returns something truthy; bounded in time. Exceptions of the `tolerate` types
+    count as "not yet" (and are shown as the last result if time runs out)."""
     deadline = time.monotonic() + timeout
-    last: T | None = None
+    last: object = None
     while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
+        try:
+            value = probe()
+        except tolerate as exc:
+            last = exc
+        else:
+            if value:
+                return value
+            last = value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 

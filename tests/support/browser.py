@@ -10,13 +10,14 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+
+from tests.support.backends import wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -55,17 +56,6 @@ def chromium() -> Iterator[webdriver.Chrome]:
 
 
 def until(what: str, probe: Callable[[], T | None], timeout: float = 20.0, interval: float = 0.2) -> T:
-    """Poll `probe` (page look-ups that may raise while the page re-renders) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            value = probe()
-        except Exception as exc:  # noqa: BLE001 - stale elements and missing ones while the page re-renders
-            last = exc
-        else:
-            if value:
-                return value
-            last = value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    """wait_for that takes page look-ups raising (stale or missing elements while the page re-renders) as
+    "not yet"."""
+    return wait_for(what, probe, timeout, interval, tolerate=(Exception,))
