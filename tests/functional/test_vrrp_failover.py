@@ -167,9 +167,12 @@ def _keepalived_pids(agent: Agent) -> list[int]:
 
 
 def _kill(pids: list[int]) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    # Stop them all before killing any: keepalived's VRRP child gets SIGTERM when its parent dies and would
+    # otherwise remove the VIP gracefully in the gap between two SIGKILLs, which is not the crash simulated here.
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
     _wait(lambda: not any(process.alive(p) for p in pids), 5, f"{pids} to die")
 
 
