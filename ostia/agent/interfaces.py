@@ -131,22 +131,27 @@ class Interfaces:
     def drop_vips(self) -> list[str]:
         """Remove every recorded keepalived-owned VIP from its interface; the caller knows keepalived is not
         running. Returns what was removed."""
-        ns = self.s.network_namespace
-        if not ns:
-            return []
         removed = []
         with self._lock:
-            present = {(str(link["ifname"]), str(info.get("local"))) for link in
-                       json.loads(self._ip("-j", "addr", "show") or "[]") for info in link.get("addr_info", [])}
-            for rec in self.records():
-                dev = str(rec.get("interface", ""))
-                for cidr in rec.get("vips", []):
-                    if (dev, cidr.split("/")[0]) in present:
-                        self._ip("addr", "del", cidr, "dev", dev)
-                        removed.append(cidr)
+            for dev, cidr in self._present_vips():
+                self._ip("addr", "del", cidr, "dev", dev)
+                removed.append(cidr)
         if removed:
             LOG.warning("amp=%s keepalived is not running: removed left-over VIPs %s", self.s.amphora_id, removed)
         return removed
+
+    def held_vips(self) -> list[str]:
+        """The recorded keepalived-owned VIPs (CIDRs) configured on their interface right now."""
+        with self._lock:
+            return [cidr for _, cidr in self._present_vips()]
+
+    def _present_vips(self) -> list[tuple[str, str]]:
+        if not self.s.network_namespace:
+            return []
+        present = {(str(link["ifname"]), str(info.get("local"))) for link in
+                   json.loads(self._ip("-j", "addr", "show") or "[]") for info in link.get("addr_info", [])}
+        return [(str(rec.get("interface", "")), cidr) for rec in self.records() for cidr in rec.get("vips", [])
+                if (str(rec.get("interface", "")), cidr.split("/")[0]) in present]
 
     # -- lookups -------------------------------------------------------------------------------------------
 

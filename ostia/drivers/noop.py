@@ -96,3 +96,7 @@ class NoopAmphoraDriver(CallRecorder):
 
     def start_vrrp(self, amphora_id: str) -> None:
         self.record("start_vrrp", amphora_id)
+
+    def vrrp_status(self, amphora_id: str) -> dict[str, Any] | None:
+        self.record("vrrp_status", amphora_id)
+        return None

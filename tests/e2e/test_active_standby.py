@@ -14,6 +14,7 @@ Outages are printed (pytest -s).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import time
 from collections.abc import Iterator
@@ -115,19 +116,30 @@ def test_backup_serves_when_the_master_amphora_dies(stack: tuple[OstiaServer, An
         assert outage < 5.0
         assert not failed_after, f"{len(failed_after)} failures after the takeover"
 
-        # LB failover rebuilds both amphorae and their keepalived; the VIP serves again afterwards.
-        status, body = server.http("PUT", f"/v2/lbaas/loadbalancers/{lb['id']}/failover", project=PROJECT)
-        assert status == 202, body
-        started = time.monotonic()
-        server.wait_for(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer", timeout=120)
+        # LB failover replaces the amphorae one at a time (BACKUP, then MASTER): the pair keeps serving.
+        with Probe(client_ns, vip, 8080) as probe:
+            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic before the LB failover")
+            status, body = server.http("PUT", f"/v2/lbaas/loadbalancers/{lb['id']}/failover", project=PROJECT)
+            assert status == 202, body
+            started = time.monotonic()
+            server.wait_for(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer", timeout=120)
+            done = time.monotonic()
+            wait_for(lambda: probe.ok_since(done) >= 1, 15, "traffic after the LB failover")
+        took = done - started
+        gap = _longest_gap(probe.results)
+        print(f"LB failover (rolling): ACTIVE after {took:.1f} s; {len(probe.failures_between(started))} failed "
+              f"probes of {len(probe.results)}, longest gap between answers {gap:.2f} s")
+        assert gap < 2.5, f"the LB failover interrupted traffic for {gap:.2f} s"
+        events = timeline(server, lb["id"])
+        assert [e["stage"] for e in events[-4:]] == ["TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"] * 2
+        # the MASTER with dead keepalived went first, the BACKUP that held the VIP last
+        replaced = [e["detail"].split("replaced amp=")[1] for e in events[-4:] if e["stage"] == "REDUNDANCY_RESTORED"]
+        assert replaced == [amps["MASTER"]["id"], amps["BACKUP"]["id"]]
         new = _amphorae(server, lb["id"])
         assert set(new) == {"MASTER", "BACKUP"} and not {a["id"] for a in new.values()} & {
             a["id"] for a in amps.values()}
         new_ns = [hosts.namespace_for(a["id"]) for a in new.values()]
         wait_for(lambda: sum(vip in addresses(n) for n in new_ns) == 1, 15, "one new amphora to hold the VIP")
-        print(f"LB failover: ACTIVE after {time.monotonic() - started:.1f} s")
-        with Probe(client_ns, vip, 8080) as probe:
-            wait_for(lambda: probe.ok_since(0) >= 4, 10, "traffic after the LB failover")
         delete_lb(server, lb["id"], PROJECT)
     finally:
         for m in members:
@@ -238,3 +250,9 @@ def test_killed_master_amphora_is_replaced_automatically_and_redundancy_restored
     finally:
         for m in members:
             m.stop()
+
+
+def _longest_gap(results: list[tuple[float, str | None]]) -> float:
+    """The longest time between two successful answers (the client's worst outage)."""
+    ok = [t for t, who in results if who]
+    return max((b - a for a, b in itertools.pairwise(ok)), default=float("inf"))

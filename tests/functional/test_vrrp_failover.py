@@ -141,6 +141,7 @@ def _bring_up(pair: tuple[Agent, Agent], net: Net, version: int = 3, advert: flo
     took = _wait(lambda: VIP in _addresses(net.amps[0]), 15, "the MASTER to take the VIP")
     print(f"\nVRRPv{version} advert_int {advert}: MASTER held the VIP {took:.2f} s after start")
     assert VIP not in _addresses(net.amps[1])
+    assert pair[1].get("/1.0/vrrp/status").json() == {"keepalived_running": True, "vips_held": []}
     return lb_id, port
 
 
@@ -207,6 +208,9 @@ def test_sigkill_of_the_master_moves_the_vip_and_a_restarted_agent_drops_the_sta
 
     # Scenario B: the killed keepalived could not remove its VIP. The next agent of that amphora does.
     assert VIP in _addresses(net.amps[0])
+    # What a load balancer failover asks to pick its order: the stale VIP does not make a1 a serving MASTER.
+    assert a1.get("/1.0/vrrp/status").json() == {"keepalived_running": False, "vips_held": [f"{VIP}/24"]}
+    assert a2.get("/1.0/vrrp/status").json() == {"keepalived_running": True, "vips_held": [f"{VIP}/24"]}
     a1.kill()
     a1.start()
     assert VIP not in _addresses(net.amps[0])

@@ -65,17 +65,28 @@ def test_active_standby_create_configures_keepalived_on_both_amphorae(ctl: Any, 
     starts = [args[0] for name, args in ctl.drivers.amphora.calls if name == "start_vrrp"]
     assert starts == [amps["MASTER"]["id"], amps["BACKUP"]["id"]]
 
-    # LB failover: new amphorae, the same group, each with the other new one as its peer.
+    # LB failover: one amphora after the other, the BACKUP first (the MASTER keeps the VIP meanwhile), each
+    # replacement built before its predecessor is deleted; new amphorae, the same group.
     before = len(ctl.drivers.amphora.calls)
     assert api.put(f"/v2/lbaas/loadbalancers/{lb['id']}/failover").status_code == 202
     api.wait_lb(lb["id"])
     new = {a["role"]: a for a in api.get(f"{AMPS}?loadbalancer_id={lb['id']}").json()["amphorae"]
            if a["status"] == "ALLOCATED"}
     assert {a["id"] for a in new.values()}.isdisjoint(a["id"] for a in amps.values())
-    specs = {s.amphora_id: s for s in _vrrp_calls(ctl, before)}
+    calls = ctl.drivers.amphora.calls[before:]
+    forgotten = [args[0] for name, args in calls if name == "forget"]
+    assert forgotten == [amps["BACKUP"]["id"], amps["MASTER"]["id"]]
+    # while the old MASTER was still there, keepalived paired it with the new BACKUP...
+    first_round = _vrrp_calls(ctl, before)[:2]
+    assert {s.amphora_id for s in first_round} == {amps["MASTER"]["id"], new["BACKUP"]["id"]}
+    # ... and at the end the two new ones, each with the other as its peer
+    specs = {s.amphora_id: s for s in _vrrp_calls(ctl, before)[-2:]}
     assert set(specs) == {a["id"] for a in new.values()}
     assert specs[new["MASTER"]["id"]].peer_ips == (new["BACKUP"]["vrrp_ip"],)
     assert {s.vrrp_id for s in specs.values()} == {vrrp_id_for(lb["id"])}
+    stages = [e["stage"] for e in api.get(f"/v2/lbaas/loadbalancers/{lb['id']}/failover_timeline").json()[
+        "failover_timeline"]]
+    assert stages == ["TRAFFIC_RESTORED", "REDUNDANCY_RESTORED"] * 2
 
 
 def test_single_load_balancers_get_no_keepalived(ctl: Any, api: Api) -> None:

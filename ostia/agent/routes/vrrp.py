@@ -20,6 +20,13 @@ def upload(body: bytes = Depends(raw_body), agent: Agent = Depends(get_agent)) -
     return ok(200, etag_of=body)
 
 
+@router.get("/1.0/vrrp/status")
+def vrrp_status(agent: Agent = Depends(get_agent)) -> Any:
+    """Ostia's addition: whether keepalived runs here and which VIPs this amphora holds, so a load balancer
+    failover can replace the amphora that does not serve first."""
+    return {"keepalived_running": agent.keepalived.running(), "vips_held": agent.interfaces.held_vips()}
+
+
 @router.put("/1.0/vrrp/{action}")
 def vrrp_action(action: str, agent: Agent = Depends(get_agent)) -> Any:
     k = agent.keepalived

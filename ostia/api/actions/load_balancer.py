@@ -27,6 +27,7 @@ from ostia.db.models import (
 )
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus, Topology
+from ostia.domain.failover import rolling_order
 
 LOG = logging.getLogger("ostia.api")
 MISSING_PROJECT = ("Missing project ID in request where one is required. An administrator should check the "
@@ -218,7 +219,8 @@ def failover(svc: ApiServices, ctx: RequestContext, lb_id: str) -> None:
         if lb.provisioning_status not in (ProvisioningStatus.ACTIVE, ProvisioningStatus.ERROR):
             raise errors.InvalidState(lb.provisioning_status, lb.id)
         common.mark([lb], ProvisioningStatus.PENDING_UPDATE)
-        job_id = common.create_job(session, "load_balancer.failover", lb.id, id=lb.id)
+        order = rolling_order(lb.topology, [(a.id, a.role, a.status) for a in lb.amphorae])
+        job_id = common.create_job(session, "load_balancer.failover", lb.id, id=lb.id, amphora_ids=order)
     svc.dispatcher.dispatch(job_id)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from ostia.domain.vrrp import VrrpSpec
 from ostia.drivers.network.base import PortPlug
@@ -30,6 +30,9 @@ class AmphoraDriver(Protocol):
 
     def start_vrrp(self, amphora_id: str) -> None:
         """Start keepalived on the amphora, or reload it when it runs (PUT /vrrp/start); idempotent."""
+
+    def vrrp_status(self, amphora_id: str) -> dict[str, Any] | None:
+        """{"keepalived_running": bool, "vips_held": [cidr, ...]} from the agent; None when it does not answer."""
 
     def forget(self, amphora_id: str) -> None:
         """Drop what the driver remembers of a deleted amphora (its address, its paths)."""

@@ -29,7 +29,8 @@ from ostia.render.haproxy import render_haproxy
 from ostia.render.keepalived import render_keepalived
 
 LOG = logging.getLogger("ostia.drivers.amphora")
-# Certificate pushes come from housekeeping passes that try again later: do not wait out a dead agent.
+# Certificate pushes come from housekeeping passes that try again later, and a failover asks for the VRRP
+# status of amphorae that may be dead: do not wait out a dead agent.
 ROTATION_RETRIES = 2
 
 
@@ -142,6 +143,13 @@ class RestAmphoraDriver:
     def start_vrrp(self, amphora_id: str) -> None:
         """Start keepalived, or reload it (SIGHUP) when it runs already: safe to repeat."""
         self._call(amphora_id, "PUT", "/vrrp/start")
+
+    def vrrp_status(self, amphora_id: str) -> dict[str, Any] | None:
+        try:
+            return dict(self._call(amphora_id, "GET", "/vrrp/status", retries=ROTATION_RETRIES).json())
+        except AgentError as exc:
+            LOG.info("amp=%s VRRP status unknown: %s", amphora_id, exc)
+            return None
 
     def put_server_certificate(self, amphora_id: str, pem: bytes) -> None:
         """Replace the agent's server certificate (cert + key PEM): new handshakes present it, HAProxy is untouched."""

@@ -23,8 +23,11 @@ def build(job: Job, db: Database, drivers: Drivers, provider: str | None) -> tup
     lb_id = job.load_balancer_id or payload.get("id", "")
     store: dict[str, Any] = {"lb_id": lb_id}
     if resource == "load_balancer":
+        if op == "failover":
+            store["amphora_ids"] = list(payload.get("amphora_ids", []))
+            return load_balancer.failover(db, drivers, real, store["amphora_ids"]), store
         builder = {"create": load_balancer.create, "update": load_balancer.update,
-                   "delete": load_balancer.delete, "failover": load_balancer.failover}[op]
+                   "delete": load_balancer.delete}[op]
         return builder(db, drivers, real), store
     if resource == "amphora":  # amphora API jobs: failover / config / delete of one amphora
         store["amphora_id"] = payload["amphora_id"]

@@ -30,8 +30,16 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
         flow.add(health.MarkAmphoraHealthBusy(db, drivers), compute.DeleteAmphora(db, drivers),
                  compute.CreateReplacementAmphora(db, drivers), health.DisableAmphoraHealthMonitoring(db, drivers))
         return flow
-    flow.add(database.LoadBalancerToErrorOnRevert(db, drivers),
-             health.RecordFailoverFailedOnRevert(db, drivers),
+    flow.add(database.LoadBalancerToErrorOnRevert(db, drivers), replacement(db, drivers),
+             database.MarkLoadBalancerTreeActive(db, drivers))
+    return flow
+
+
+def replacement(db: Database, drivers: Drivers) -> linear_flow.Flow:
+    """Steps 1-5 above for the store's `amphora_id`, leaving the load balancer's status to the caller: the
+    amphora failover job marks it ACTIVE after one, a load balancer failover after each of its amphorae."""
+    flow = linear_flow.Flow("amphora.replace")
+    flow.add(health.RecordFailoverFailedOnRevert(db, drivers),
              compute.AmphoraToErrorOnRevert(db, drivers),
              health.MarkAmphoraHealthBusy(db, drivers),
              health.RecordPeerServes(db, drivers),
@@ -42,7 +50,6 @@ def failover(db: Database, drivers: Drivers, spare: bool) -> linear_flow.Flow:
              health.RecordReplacementServes(db, drivers),
              vrrp.UpdateVrrp(db, drivers),  # no-op for SINGLE
              health.DisableAmphoraHealthMonitoring(db, drivers),
-             database.MarkLoadBalancerTreeActive(db, drivers),
              health.RecordRedundancyRestored(db, drivers))
     return flow
 
