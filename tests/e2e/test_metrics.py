@@ -242,6 +242,8 @@ def test_loadbalancer_failover_wait_follows_it_to_active(server: OstiaServer, lb
     lines = result.stdout.splitlines()
     assert lines[0].endswith(f"failover of loadbalancer {lb['id']} accepted")
     assert any("PENDING_UPDATE" in line for line in lines), lines
+    # the load balancer failover replaces its amphora as an amphora failover would, timeline included
+    assert any("stage REDUNDANCY_RESTORED amphora" in line for line in lines), lines
     assert lines[-1].endswith("failover complete")
     assert "ACTIVE/" in lines[-1]
     assert request(f"http://{lb['vip_address']}/").status == 200  # the rebuilt amphora serves
