@@ -5,11 +5,15 @@ load balancer whose amphorae are not a complete set (after such a failure) is re
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+import taskflow.engines
+from sqlalchemy import select, update
 
-from ostia.db.models import Amphora, Job
+from ostia.db.models import Amphora, Job, LoadBalancer, utcnow
+from ostia.jobs import store
+from ostia.worker.flows import amphora as amphora_flows
 from tests.functional import test_vrrp_flow
 from tests.functional.test_amphorae import amphorae_of
 from tests.functional.test_vrrp_flow import _flavor
@@ -80,3 +84,30 @@ def test_a_failed_replacement_keeps_the_ones_done_and_a_second_failover_rebuilds
         last = session.scalars(select(Job).where(Job.kind == "load_balancer.failover")
                                .order_by(Job.created_at.desc())).first()
         assert last is not None and (last.state, last.payload["amphora_ids"]) == ("DONE", [])
+
+
+def test_a_resumed_failover_keeps_the_replacement_already_made(ctl: Any, api: Api) -> None:
+    """A worker died after replacing the BACKUP: the job, swept up again, builds only the MASTER's replacement."""
+    lb = api.create_lb(flavor_id=_flavor(api, "ACTIVE_STANDBY"))
+    old = {a["role"]: a for a in amphorae_of(api, lb["id"])}
+    with ctl.db.session() as session:
+        session.execute(update(LoadBalancer).where(LoadBalancer.id == lb["id"])
+                        .values(provisioning_status="PENDING_UPDATE"))
+    taskflow.engines.run(amphora_flows.replacement(ctl.db, ctl.drivers),
+                         store={"lb_id": lb["id"], "amphora_id": old["BACKUP"]["id"]}, engine="serial")
+    (new_backup,) = [a for a in amphorae_of(api, lb["id"]) if a["role"] == "BACKUP"]
+    builds_before = [args[0] for name, args in ctl.drivers.compute.calls if name == "build"]
+    with ctl.db.session() as session:  # the job as the dead worker left it: RUNNING, lease long gone
+        job = store.add_job(session, "load_balancer.failover",
+                            {"id": lb["id"], "amphora_ids": [old["BACKUP"]["id"], old["MASTER"]["id"]]}, lb["id"])
+        job.state, job.owner, job.attempts = "RUNNING", "dead-worker", 1
+        job.lease_expires_at = utcnow() - dt.timedelta(seconds=30)
+        job_id = job.id
+    api.wait_lb(lb["id"])  # the controller's worker sweeps every 0.5 s
+    with ctl.db.session() as session:
+        assert session.get_one(Job, job_id).state == "DONE"
+    rows = {a["role"]: a for a in amphorae_of(api, lb["id"])}
+    assert rows["BACKUP"]["id"] == new_backup["id"]  # kept, not rebuilt
+    assert rows["MASTER"]["id"] != old["MASTER"]["id"]
+    builds = [args[0] for name, args in ctl.drivers.compute.calls if name == "build"][len(builds_before):]
+    assert builds == [rows["MASTER"]["id"]]
