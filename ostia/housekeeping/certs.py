@@ -10,7 +10,8 @@ One pass (`CertRotator.run_once`):
    notices.
 
 Two housekeepers never rotate the same amphora: each claims the row first with a compare-and-set on
-`cert_busy` (Octavia's column), and releases it when done, whatever happened.
+`cert_busy` (Octavia's column) stamped with a token of its own (`cert_claim`), and releases it when done, whatever
+happened, unless another one has taken a stale claim over meanwhile.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Protocol
 from sqlalchemy import or_, select, update
 
 from ostia.db.engine import Database
-from ostia.db.models import Amphora, utcnow
+from ostia.db.models import Amphora, new_id, utcnow
 from ostia.domain.enums import AmphoraStatus
 from ostia.drivers.amphora.client import AgentError
 from ostia.drivers.certificates.base import CertificateError
@@ -66,15 +67,20 @@ def claimable() -> Any:
 @contextmanager
 def claimed(db: Database, amphora_id: str) -> Iterator[bool]:
     """Claim the amphora's certificate (cert_busy false → true); yields whether this caller got it."""
+    token = new_id()
     with db.session() as session:
         got = session.execute(update(Amphora).where(Amphora.id == amphora_id, claimable())
-                              .values(cert_busy=True, updated_at=utcnow())).rowcount == 1  # type: ignore[attr-defined]
+                              .values(cert_busy=True, cert_claim=token, updated_at=utcnow())
+                              ).rowcount == 1  # type: ignore[attr-defined]
     try:
         yield got
     finally:
         if got:
+            # Release only our own claim: past STALE_CLAIM another housekeeper may have taken it over. A token,
+            # not updated_at, tells: worker tasks, the API and the spare pool write updated_at too.
             with db.session() as session:
-                session.execute(update(Amphora).where(Amphora.id == amphora_id).values(cert_busy=False))
+                session.execute(update(Amphora).where(Amphora.id == amphora_id, Amphora.cert_claim == token)
+                                .values(cert_busy=False, cert_claim=None))
 
 
 def push_server_certificate(db: Database, certs: LocalCertificateDriver, target: CertificateTarget,

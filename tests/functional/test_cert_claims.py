@@ -76,3 +76,28 @@ def test_due_amphorae_are_those_close_to_expiry_unknown_and_not_busy(controller:
     assert rotator.expiring() == [amp]
     with claimed(controller.db, amp) as mine:
         assert mine
+
+
+def busy(ctl: Any, amp: str) -> bool:
+    with ctl.db.session() as session:
+        return bool(session.get_one(Amphora, amp).cert_busy)
+
+
+def test_release_after_a_stale_takeover_leaves_the_new_claim(controller: Any, api: Api) -> None:
+    """A housekeeper whose rotation outlived STALE_CLAIM lost the amphora to another one: its late release must
+    not clear the other's claim, or a third housekeeper would rotate the amphora concurrently."""
+    amp = amphora_of(controller, api)
+    takeover = claimed(controller.db, amp)
+    with claimed(controller.db, amp) as slow:
+        assert slow
+        with controller.db.session() as session:  # the slow rotation outlives STALE_CLAIM
+            session.execute(update(Amphora).where(Amphora.id == amp).values(
+                updated_at=utcnow() - STALE_CLAIM - dt.timedelta(seconds=1)))
+        assert takeover.__enter__()
+    try:  # the slow one has finished while the takeover still rotates
+        assert busy(controller, amp)
+        with claimed(controller.db, amp) as third:
+            assert not third
+    finally:
+        takeover.__exit__(None, None, None)
+    assert not busy(controller, amp)

@@ -24,6 +24,8 @@ class Amphora(IdMixin, TimestampMixin, Base):
     ha_port_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     cert_expiration: Mapped[dt.datetime | None] = mapped_column(Timestamp, nullable=True)
     cert_busy: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Token of the housekeeper holding cert_busy (housekeeping/certs.py): only that one may release it
+    cert_claim: Mapped[str | None] = mapped_column(String(36), nullable=True)
     # Generation of the local CA that signed its server certificate (None: not known yet; see ca_rotation.py)
     ca_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     role: Mapped[str | None] = mapped_column(String(16), nullable=True)
