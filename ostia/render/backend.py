@@ -126,12 +126,15 @@ def _hostport(addr: str, port: int) -> str:
     return f"{address(addr)}:{int(port)}"
 
 
-def _headers(view: BackendView, listener: ListenerSpec) -> None:
+def _headers(view: BackendView, pool: PoolSpec, listener: ListenerSpec) -> None:
     enabled = {h for h, v in listener.insert_headers if str(v).lower() == "true"}
     if view.mode != "http":
         return
-    view.forwardfor = "X-Forwarded-For" in enabled
-    if "X-Forwarded-Port" in enabled:
+    # Octavia writes these two for HTTP pools only: a PROXY/PROXYV2 pool's members learn the client from the
+    # PROXY header and get no X-Forwarded-For/-Port (the other headers follow the listener alone).
+    http_pool = pool.protocol == PoolProtocol.HTTP
+    view.forwardfor = http_pool and "X-Forwarded-For" in enabled
+    if http_pool and "X-Forwarded-Port" in enabled:
         view.set_headers.append("X-Forwarded-Port %[dst_port]")
     if "X-Forwarded-Proto" in enabled:
         scheme = "https" if listener.protocol == ListenerProtocol.TERMINATED_HTTPS else "http"
@@ -166,7 +169,7 @@ def backend_view(pool: PoolSpec, listener: ListenerSpec, spec: LoadBalancerSpec,
                 pass
     if pool.health_monitor is not None:
         _health(view, pool.health_monitor, spec)
-    _headers(view, listener)
+    _headers(view, pool, listener)
     for m in pool.members:
         try:
             view.servers.append(_server(m, view, pool, listener, pool.health_monitor))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ostia.domain.spec import ListenerSpec, ListenerTlsSpec, LoadBalancerSpec, RenderSettings
+from ostia.domain.spec import ListenerSpec, ListenerTlsSpec, LoadBalancerSpec, PoolSpec, RenderSettings
 from ostia.render.backend import expand_codes
 from ostia.render.haproxy import global_maxconn, render_crt_list, render_haproxy
 from ostia.render.quoting import Unsafe, quote
@@ -96,3 +96,21 @@ def test_udp_listeners_and_admin_down_state_are_not_haproxy_s() -> None:
 def test_crt_list_has_default_certificate_first() -> None:
     tls = ListenerTlsSpec(crt_list_path="/x/l.crt-list", certificates=("/x/d.pem", "/x/a.pem", "/x/d.pem"))
     assert render_crt_list(tls) == "/x/d.pem\n/x/a.pem\n"
+
+
+def test_forwarded_for_and_port_only_reach_http_pools() -> None:
+    """Octavia adds X-Forwarded-For/-Port for HTTP pools only; PROXY/PROXYV2 members get the client from the
+    PROXY header. X-Forwarded-Proto follows the listener, whatever the pool."""
+    headers = (("X-Forwarded-For", "true"), ("X-Forwarded-Port", "true"), ("X-Forwarded-Proto", "true"))
+    pools = tuple(PoolSpec(id=f"pool-{p.lower()}", protocol=p, lb_algorithm="ROUND_ROBIN")
+                  for p in ("HTTP", "PROXY", "PROXYV2"))
+    listeners = tuple(ListenerSpec(id=f"l-{p.id}", protocol="HTTP", protocol_port=80 + n, default_pool_id=p.id,
+                                   insert_headers=headers) for n, p in enumerate(pools))
+    text = render_haproxy(LoadBalancerSpec(id="lb", project_id=None, vip_addresses=("10.0.0.1",),
+                                           listeners=listeners, pools=pools))
+    backends = {b.split("\n", 1)[0]: b for b in text.split("\nbackend ")[1:]}
+    http, proxy, proxy2 = (backends[f"{p.id}:l-{p.id}"] for p in pools)
+    assert "option forwardfor" in http and "set-header X-Forwarded-Port" in http
+    for backend in (proxy, proxy2):
+        assert "option forwardfor" not in backend and "X-Forwarded-Port" not in backend
+        assert "http-request set-header X-Forwarded-Proto http" in backend
