@@ -33,6 +33,24 @@ MAX_PACKET = 65535
 MAX_JSON = 4 * 1024 * 1024
 
 
+# HAProxy counters are unsigned 64-bit: at most 20 decimal digits.
+_MAX_COUNTER_DIGITS = 20
+
+
+def counter(value: Any) -> int:
+    """A stats value of a received beat as a non-negative count; 0 for anything that is not one.
+
+    Ostia's agent sends ints, but HAProxy's `show stat` CSV gives its counters as decimal strings, and an agent
+    forwarding them unconverted must not lose the traffic: "12" counts as 12. Negative numbers, bools,
+    floats, blanks and other text are not HAProxy counters. The int case is checked first: this runs for
+    every counter of every beat."""
+    if type(value) is int:
+        return value if value >= 0 else 0
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= _MAX_COUNTER_DIGITS:
+        return int(value)
+    return 0
+
+
 class InvalidHeartbeat(Exception):
     """Undecodable, too large, or signed with another key."""
 

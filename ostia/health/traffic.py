@@ -13,6 +13,8 @@ import threading
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
+from ostia.heartbeat import counter
+
 MAX_SERIES = 200_000
 FIELDS = ("rx", "tx", "totconns", "econ", "eresp")
 
@@ -22,10 +24,6 @@ class MemberKey(NamedTuple):
     listener: str
     pool: str
     member: str
-
-
-def _count(value: Any) -> int:
-    return value if type(value) is int and value >= 0 else 0
 
 
 class MemberTraffic:
@@ -45,8 +43,8 @@ class MemberTraffic:
                         continue
                     totals = self._totals[key] = dict.fromkeys(FIELDS, 0)
                 for name in FIELDS:
-                    totals[name] += _count(stats.get(name))
-                self._current[key] = _count(stats.get("conns"))
+                    totals[name] += counter(stats.get(name))
+                self._current[key] = counter(stats.get("conns"))
 
     def snapshot(self) -> list[tuple[MemberKey, dict[str, int], int]]:
         with self._lock:

@@ -29,6 +29,7 @@ from ostia.health.receiver import Beat, Counters
 from ostia.health.rollup import LbTree, Statuses, roll_up
 from ostia.health.traffic import MemberKey, MemberTraffic
 from ostia.health.treecache import CachedTree, TreeCache
+from ostia.heartbeat import counter
 
 LOG = logging.getLogger(__name__)
 
@@ -44,19 +45,6 @@ class BatchResult:
     # counted only once the transaction commits, so a retried batch is not counted twice
     counts: collections.Counter[str] = dataclasses.field(default_factory=collections.Counter)
     member_stats: list[tuple[MemberKey, dict[str, Any]]] = dataclasses.field(default_factory=list)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _count(value: Any) -> int:
-    """A counter from the wire: non-negative int (the common case is checked first: this runs per listener per
-    beat)."""
-    return value if type(value) is int and value >= 0 else max(0, _int(value))
 
 
 def _status_part(message: dict[str, Any]) -> tuple[Any, ...]:
@@ -319,11 +307,11 @@ class Updater:
                     row = stats[listener_id, amp_id] = {
                         "listener_id": listener_id, "amphora_id": amp_id, "bytes_in": 0, "bytes_out": 0,
                         "total_connections": 0, "request_errors": 0, "active_connections": 0}
-                row["bytes_in"] += _count(raw.get("rx", 0))
-                row["bytes_out"] += _count(raw.get("tx", 0))
-                row["total_connections"] += _count(raw.get("totconns", 0))
-                row["request_errors"] += _count(raw.get("ereq", 0))
-                row["active_connections"] = _count(raw.get("conns", 0))  # absolute: the latest beat wins
+                row["bytes_in"] += counter(raw.get("rx", 0))
+                row["bytes_out"] += counter(raw.get("tx", 0))
+                row["total_connections"] += counter(raw.get("totconns", 0))
+                row["request_errors"] += counter(raw.get("ereq", 0))
+                row["active_connections"] = counter(raw.get("conns", 0))  # absolute: the latest beat wins
 
     @staticmethod
     def _add_member_stats(out: list[tuple[MemberKey, dict[str, Any]]], tree: LbTree, group: list[Beat]) -> None:
