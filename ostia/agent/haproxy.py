@@ -31,6 +31,28 @@ _START_WAIT = 10.0  # seconds for a started/reloaded master to show a new worker
 _STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 
 
+def parse_frontends(text: str) -> dict[str, str]:
+    """`frontend <id>` sections of a haproxy.cfg → {id: "TCP"|"HTTP"|"TERMINATED_HTTPS"}."""
+    out: dict[str, str] = {}
+    section, current, default_mode = "", None, "TCP"  # HAProxy's mode unless a defaults section sets one
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if not line[0].isspace():  # a section header ends the previous section
+            section = words[0]
+            current = words[1] if section == "frontend" and len(words) > 1 else None
+            if current is not None:
+                out[current] = default_mode
+        elif section == "defaults" and words[0] == "mode" and len(words) > 1:
+            default_mode = words[1].upper()
+        elif current is not None and words[0] == "mode" and len(words) > 1 and out[current] != "TERMINATED_HTTPS":
+            out[current] = words[1].upper()
+        elif current is not None and words[0] == "bind" and "ssl" in words[2:]:
+            out[current] = "TERMINATED_HTTPS"
+    return out
+
+
 @dataclass(frozen=True)
 class ProcInfo:
     master_pid: int
@@ -94,6 +116,15 @@ class HaproxyManager:
     def lock(self, lb_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(lb_id, threading.Lock())
+
+    def listeners(self, lb_id: str) -> dict[str, str]:
+        """Listener id → type, read from the applied haproxy.cfg (Octavia's agent reads the file, not the stats
+        socket): one per `frontend` section, its `mode` upper-cased, TERMINATED_HTTPS when it binds with TLS."""
+        try:
+            text = self.config_path(lb_id).read_text(errors="replace")
+        except OSError:
+            return {}
+        return parse_frontends(text)
 
     def lb_ids(self) -> list[str]:
         if not self.s.base_path.is_dir():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import socket
+from pathlib import Path
 
 from ostia.agent import procs
 
@@ -21,7 +22,8 @@ def hostname() -> str:
 
 
 def memory_kb() -> dict[str, int]:
-    wanted = {"MemTotal": "total", "MemFree": "free", "Buffers": "buffers", "Cached": "cached"}
+    wanted = {"MemTotal": "total", "MemFree": "free", "Buffers": "buffers", "Cached": "cached", "Shmem": "shared",
+              "Slab": "slab", "SwapTotal": "swap_total", "SwapFree": "swap_free"}
     mem = dict.fromkeys(wanted.values(), 0)
     try:
         with open("/proc/meminfo") as f:
@@ -31,7 +33,28 @@ def memory_kb() -> dict[str, int]:
                     mem[wanted[key]] = int(rest.split()[0])
     except OSError:
         pass
+    mem["swap_used"] = mem.pop("swap_total") - mem.pop("swap_free")
     return mem
+
+
+def cpu() -> dict[str, int]:
+    """Jiffies since boot from /proc/stat's `cpu` line, the fields Octavia's /details shows."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        fields = []
+    fields += [0] * (7 - len(fields))
+    return {"total": sum(fields), "user": fields[0], "system": fields[2], "soft_irq": fields[6]}
+
+
+def disk(path: Path) -> dict[str, int]:
+    """Bytes used and available on the file system holding `path`."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return {"used": 0, "available": 0}
+    return {"used": (st.f_blocks - st.f_bfree) * st.f_frsize, "available": st.f_bavail * st.f_frsize}
 
 
 def load() -> list[str]:

@@ -78,6 +78,10 @@ def test_info_details_and_the_ping_wrapper(agent: Agent) -> None:
     details = agent.get("/1.0/details").json()
     assert details["active"] is True and details["haproxy_count"] == 0 and details["listeners"] == []
     assert details["memory"]["total"] > 0 and len(details["load"]) == 3
+    # Octavia's fields the controller may read: memory incl. swap/shared/slab, cpu jiffies, disk bytes.
+    assert {"swap_used", "shared", "slab"} <= set(details["memory"]) and details["cpu"]["total"] > 0
+    assert details["disk"]["available"] > 0 and details["packages"] == {}
+    assert agent.get("/1.0/listeners").json() == []
     wrapper = agent.base_path / "ping-wrapper.sh"
     assert wrapper.stat().st_mode & 0o777 == 0o755
     # HAProxy's external-check contract: address in the environment and as argument 3, empty PATH.
@@ -120,7 +124,9 @@ def test_config_push_start_serve_and_a_bad_config_changes_nothing(agent: Agent, 
         resp = _through(port)
         assert resp.text == "member-1" and resp.headers["x-generation"] == "1"
         details = agent.get("/1.0/details").json()
-        assert details["haproxy_count"] == 1 and details["listeners"] == [lb]
+        # Listener ids (the cfg's frontends), not load balancer ids, as Octavia's /details and /listeners.
+        assert details["haproxy_count"] == 1 and details["listeners"] == ["fe"]
+        assert agent.get("/1.0/listeners").json() == [{"status": "ACTIVE", "uuid": "fe", "type": "HTTP"}]
         rows = stats.show_stat(agent.base_path / f"{lb}.sock")
         assert {(r["pxname"], r["svname"]) for r in rows} >= {("fe", "FRONTEND"), ("be", "m1"), ("be", "BACKEND")}
 

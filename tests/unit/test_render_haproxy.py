@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from ostia.agent.haproxy import parse_frontends
 from ostia.domain.spec import ListenerSpec, ListenerTlsSpec, LoadBalancerSpec, PoolSpec, RenderSettings
 from ostia.render.backend import expand_codes
 from ostia.render.haproxy import global_maxconn, render_crt_list, render_haproxy
@@ -114,3 +115,13 @@ def test_forwarded_for_and_port_only_reach_http_pools() -> None:
     for backend in (proxy, proxy2):
         assert "option forwardfor" not in backend and "X-Forwarded-Port" not in backend
         assert "http-request set-header X-Forwarded-Proto http" in backend
+
+
+def test_agent_reads_listener_types_back_from_rendered_configs() -> None:
+    """GET /1.0/listeners and /details name listeners by the frontends of the applied config (Octavia's agent
+    parses the file): mode upper-cased, TERMINATED_HTTPS for a TLS bind."""
+    text = render_haproxy(SCENARIOS["proxy_protocol"]()) + render_haproxy(SCENARIOS["prometheus_and_limits"]())
+    assert parse_frontends(text) == {"listener-1": "TCP", "listener-2": "HTTP", "listener-3": "TERMINATED_HTTPS",
+                                     "listener-metrics": "HTTP", "listener-tcp": "TCP"}
+    assert parse_frontends("defaults\n    mode http\nfrontend fe\n    bind :80\nbackend be\n    mode tcp\n") == \
+        {"fe": "HTTP"}

@@ -50,6 +50,16 @@ def lb_action(lb_id: str, action: str, agent: Agent = Depends(get_agent)) -> Any
     return ok(202, details)
 
 
+@router.get("/1.0/listeners")
+def list_listeners(agent: Agent = Depends(get_agent)) -> Any:
+    """Every listener this amphora has a config for; like Octavia's agent, from the files alone (ACTIVE even
+    if HAProxy is down: the heartbeat tells the real state)."""
+    listeners = [{"status": "ACTIVE", "uuid": lid, "type": kind}
+                 for lb in agent.haproxy.lb_ids() for lid, kind in agent.haproxy.listeners(lb).items()]
+    udp_ids = agent.udp.listener_ids() if agent.udp is not None else []
+    return listeners + [{"status": "ACTIVE", "uuid": lid, "type": "UDP"} for lid in udp_ids]
+
+
 @router.delete("/1.0/listeners/{object_id}")
 def delete_listener(object_id: str, agent: Agent = Depends(get_agent)) -> Any:
     if agent.owns_udp(object_id):

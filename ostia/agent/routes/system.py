@@ -38,12 +38,15 @@ def info(agent: Agent = Depends(get_agent)) -> dict[str, Any]:
 def details(agent: Agent = Depends(get_agent)) -> dict[str, Any]:
     lb_ids = agent.haproxy.lb_ids()
     udp_ids = list(agent.udp.listener_ids()) if agent.udp is not None else []
+    # Listener ids (the frontends of every applied haproxy.cfg, then UDP listeners), as Octavia's agent.
+    listener_ids = sorted({lid for lb in lb_ids for lid in agent.haproxy.listeners(lb)} | set(udp_ids))
     return {"hostname": system.hostname(), "haproxy_version": agent.haproxy.version(),
             "api_version": API_VERSION, "active": True,
             "haproxy_count": sum(1 for lb in lb_ids if agent.haproxy.master_pid(lb) is not None),
-            "cpu_count": system.cpu_count(), "memory": system.memory_kb(), "load": system.load(),
-            "topology": agent.settings.topology, "topology_status": "OK",
-            "listeners": lb_ids + udp_ids}
+            "cpu_count": system.cpu_count(), "cpu": system.cpu(), "memory": system.memory_kb(),
+            "disk": system.disk(agent.settings.base_path), "load": system.load(), "packages": {},
+            "keepalived_version": system.keepalived_version(agent.settings.keepalived_cmd),
+            "topology": agent.settings.topology, "topology_status": "OK", "listeners": listener_ids}
 
 
 @router.put("/1.0/certificate")
