@@ -1,6 +1,6 @@
 """PUT /1.0/ca_bundle on a real agent: bad bundles are refused, a new bundle decides which client certificates
 are accepted from the next handshake on (a CA can be added, then the old one dropped), and the caller's own
-connection survives the swap."""
+connection survives the swap. PUT /1.0/certificate refuses what OpenSSL cannot load the same way."""
 
 from __future__ import annotations
 
@@ -43,7 +43,9 @@ def test_ca_bundle_adds_then_drops_a_ca_for_new_connections(agent: Agent, workdi
     new = (workdir / "new.pem", workdir / "new.key")
     assert answers(agent, *old) and not answers(agent, *new)
 
-    for bad in (b"", b"garbage", agent.ca.ca_bundle() + issued.key_pem):
+    # The last one is PEM-shaped, so only OpenSSL (in the staging directory) can refuse it.
+    corrupt = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    for bad in (b"", b"garbage", agent.ca.ca_bundle() + issued.key_pem, corrupt):
         r = agent.put("/1.0/ca_bundle", content=bad)
         assert r.status_code == 400 and r.json()["message"] == "Invalid CA bundle", bad
     assert answers(agent, *old)  # a refused bundle changed nothing
@@ -59,3 +61,14 @@ def test_ca_bundle_adds_then_drops_a_ca_for_new_connections(agent: Agent, workdi
     # The swap happens in the SNI callback, which OpenSSL runs for a client sending no SNI as well.
     assert not answers(agent, *old, sni=False) and answers(agent, *new, sni=False)
     assert agent.get("/").status_code == 200  # the connection that made the swap is still served
+
+
+def test_certificate_openssl_refuses_changes_nothing(agent: Agent, workdir: Path) -> None:
+    served = (workdir / "server.pem").read_bytes()
+    other = agent.ca.issue_server_cert("other")
+    mine = agent.ca.issue_server_cert(agent.amphora_id)
+    r = agent.put("/1.0/certificate", content=mine.cert_pem + other.key_pem)  # well-formed, but not a pair
+    assert r.status_code == 400 and r.json()["message"] == "Invalid certificate"
+    assert "KEY_VALUES_MISMATCH" in r.json()["details"]
+    assert (workdir / "server.pem").read_bytes() == served
+    assert not [p for p in agent.base_path.iterdir() if p.name.startswith("tmp")]  # staging removed

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +60,7 @@ def put_server_certificate(body: bytes = Depends(raw_body), agent: Agent = Depen
         raise AgentError(400, "Invalid certificate", "expected one private key and at least one certificate")
     cert_pem, key_pem = b"".join(_ends_with_newline(c) for c in certs), _ends_with_newline(keys[0])
     s = agent.settings
-    with tempfile.TemporaryDirectory(dir=s.base_path) as tmp:  # validate before touching the live files
-        cert_tmp, key_tmp = Path(tmp) / "cert.pem", Path(tmp) / "key.pem"
-        write_private(cert_tmp, cert_pem)
-        write_private(key_tmp, key_pem)
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert_tmp, key_tmp)
-        except ssl.SSLError as exc:
-            raise AgentError(400, "Invalid certificate", str(exc)) from None
+    _openssl_accepts(s.base_path, "Invalid certificate", ssl.SSLContext.load_cert_chain, cert_pem, key_pem)
     if s.server_cert == s.server_key:
         write_private(s.server_cert, cert_pem + key_pem)
     else:
@@ -87,13 +81,7 @@ def put_ca_bundle(body: bytes = Depends(raw_body), agent: Agent = Depends(get_ag
     if not blocks or any(not b.startswith(b"-----BEGIN CERTIFICATE-----") for b in blocks):
         raise AgentError(400, "Invalid CA bundle", "expected one or more PEM certificates and nothing else")
     bundle, s = b"".join(blocks), agent.settings
-    with tempfile.TemporaryDirectory(dir=s.base_path) as tmp:  # validate before touching the live file
-        ca_tmp = Path(tmp) / "ca.pem"
-        write_private(ca_tmp, bundle)
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_verify_locations(cafile=ca_tmp)
-        except ssl.SSLError as exc:
-            raise AgentError(400, "Invalid CA bundle", str(exc)) from None
+    _openssl_accepts(s.base_path, "Invalid CA bundle", ssl.SSLContext.load_verify_locations, bundle)
     write_private(s.server_ca, bundle)
     if agent.tls is not None:
         agent.tls.reload()
@@ -108,6 +96,19 @@ def put_config(body: bytes = Depends(raw_body), agent: Agent = Depends(get_agent
         raise AgentError(500, "Unable to update amphora-agent configuration.", "the agent has no config file")
     write_private(path, body)
     return ok(202)
+
+
+def _openssl_accepts(base_path: Path, title: str, load: Callable[..., object], *pems: bytes) -> None:
+    """400 `title` unless a TLS server context can `load` the PEM files (paths passed in order), staged in a
+    temporary directory first so a bad upload never touches the live files."""
+    with tempfile.TemporaryDirectory(dir=base_path) as tmp:
+        paths = [Path(tmp) / f"{index}.pem" for index in range(len(pems))]
+        for path, pem in zip(paths, pems, strict=True):
+            write_private(path, pem)
+        try:
+            load(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), *paths)
+        except ssl.SSLError as exc:
+            raise AgentError(400, title, str(exc)) from None
 
 
 def _ends_with_newline(block: bytes) -> bytes:
