@@ -55,7 +55,7 @@ def _listener(li: Listener, pool: Pool, vips: tuple[str, ...]) -> UdpListenerSpe
         id=li.id, protocol_port=li.protocol_port, vip_addresses=vips, lb_algorithm=pool.lb_algorithm,
         connection_limit=li.connection_limit if li.connection_limit is not None else -1,
         session_persistence=_persistence(pool), members=members, health_monitor=_monitor(pool.health_monitor),
-        pool_id=pool.id)
+        pool_id=pool.id, allowed_cidrs=tuple(li.allowed_cidrs or ()))
 
 
 def udp_listener_specs(lb: LoadBalancer) -> list[UdpListenerSpec]:

@@ -87,10 +87,13 @@ class UdpListenerSpec:
     members: tuple[UdpMemberSpec, ...] = ()
     health_monitor: UdpHealthMonitorSpec | None = None
     pool_id: str | None = None
+    # Clients allowed in (Octavia enforces the listener's allowed_cidrs for UDP too); empty: everyone.
+    allowed_cidrs: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["vip_addresses"] = list(self.vip_addresses)
+        data["allowed_cidrs"] = list(self.allowed_cidrs)
         data["members"] = [asdict(m) for m in self.members]
         return data
 
@@ -111,6 +114,9 @@ class UdpListenerSpec:
         if len({m.id for m in parsed}) != len(parsed):
             raise InvalidUdpSpec("members", "member ids must be unique")
         pool_id = body.get("pool_id")
+        cidrs = body.get("allowed_cidrs", [])
+        if not isinstance(cidrs, list):
+            raise InvalidUdpSpec("allowed_cidrs", "must be a list")
         return cls(
             id=listener_id,
             protocol_port=_port(body.get("protocol_port"), "protocol_port"),
@@ -121,6 +127,7 @@ class UdpListenerSpec:
             members=parsed,
             health_monitor=_monitor(body.get("health_monitor")),
             pool_id=None if pool_id is None else _id(pool_id, "pool_id"),
+            allowed_cidrs=tuple(_cidr(c, "allowed_cidrs") for c in cidrs),
         )
 
 
@@ -163,6 +170,13 @@ def _ip(value: object, where: str) -> str:
         return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
     except ValueError:
         raise InvalidUdpSpec(where, f"{value!r} is not an IP address") from None
+
+
+def _cidr(value: object, where: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value if isinstance(value, str) else "", strict=False))
+    except ValueError:
+        raise InvalidUdpSpec(where, f"{value!r} is not a CIDR") from None
 
 
 def _member(value: object, index: int) -> UdpMemberSpec:

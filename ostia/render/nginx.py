@@ -36,7 +36,7 @@ import jinja2
 
 from ostia.domain.enums import LbAlgorithm
 from ostia.domain.udp import UdpListenerSpec, UdpMemberSpec
-from ostia.render.quoting import Unsafe, address, name
+from ostia.render.quoting import Unsafe, address, name, network
 
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 WORKER_CONNECTIONS = 8192
@@ -170,5 +170,6 @@ def render_nginx(spec: UdpListenerSpec, down: Collection[str], paths: NginxPaths
         "proxy_responses": PROXY_RESPONSES,
         "proxy_timeout": PROXY_TIMEOUT,
         "connection_limit": connection_limit(spec),
+        "allowed_cidrs": [network(c) for c in spec.allowed_cidrs],
     }
     return _environment().get_template("nginx/nginx.conf.j2").render(context)

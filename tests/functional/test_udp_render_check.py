@@ -30,6 +30,7 @@ CASES = {
         persistence_granularity="0.0.0.0")), set()),
     "all_down": (BASE, {"m1", "m2"}),
     "no_members": (replace(BASE, members=()), set()),
+    "allowed_cidrs": (replace(BASE, allowed_cidrs=("10.0.0.0/8", "2001:db8::/32")), set()),
 }
 
 

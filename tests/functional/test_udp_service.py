@@ -59,6 +59,18 @@ def test_source_ip_sticks_to_one_member(agent: Agent, net: str) -> None:
         assert spread == {"a", "b"}
 
 
+def test_allowed_cidrs_admit_only_those_clients(agent: Agent, net: str) -> None:
+    """Octavia enforces a listener's allowed_cidrs for UDP too (security group rules on the VIP port)."""
+    a = EchoServer("a", f"{net}.11")
+    vip = f"{net}.10"
+    with running(a):
+        body = spec(_lid(), vip, udp_port(vip), [member("m-a", a)], allowed_cidrs=[f"{net}.96/28", "2001:db8::/32"])
+        assert agent.put(body).status_code == 200
+        port = body["protocol_port"]
+        assert answers(vip, port, 2, source=f"{net}.100") == ["a", "a"]
+        assert answers(vip, port, 2, source=f"{net}.200") == [None, None]
+
+
 def test_source_ip_persistence_with_granularity_groups_a_subnet(agent: Agent) -> None:
     net = unique_net()
     a, b = EchoServer("a", f"{net}.11"), EchoServer("b", f"{net}.12")
@@ -122,6 +134,7 @@ def test_config_nginx_refuses_is_400_and_old_one_keeps_serving(agent: Agent, net
     {"members": [{"id": "m", "address": "127.0.0.1", "protocol_port": 70000}]},
     {"health_monitor": {"type": "HTTPS", "delay": 1, "timeout": 1, "max_retries": 1}},
     {"id": "other-listener"},
+    {"allowed_cidrs": ["10.0.0.0/8", "not-a-cidr"]},
 ])
 def test_bad_bodies_are_400(agent: Agent, bad: dict[str, object]) -> None:
     body = {**spec("udp-l1", "127.0.0.1", 5353, []), **bad}

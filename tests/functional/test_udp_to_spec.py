@@ -23,7 +23,8 @@ def test_udp_specs_from_api_rows(sqlite_api: Api) -> None:
     lb = api.create_lb(name="udp-lb")
     lb_id = lb["id"]
     udp = _post(api, lb_id, "listeners", "listener", {
-        "loadbalancer_id": lb_id, "protocol": "UDP", "protocol_port": 53, "connection_limit": 500})
+        "loadbalancer_id": lb_id, "protocol": "UDP", "protocol_port": 53, "connection_limit": 500,
+        "allowed_cidrs": ["10.1.0.0/16"]})
     _post(api, lb_id, "listeners", "listener", {"loadbalancer_id": lb_id, "protocol": "TCP", "protocol_port": 53})
     no_pool = _post(api, lb_id, "listeners", "listener", {
         "loadbalancer_id": lb_id, "protocol": "UDP", "protocol_port": 54})
@@ -48,6 +49,7 @@ def test_udp_specs_from_api_rows(sqlite_api: Api) -> None:
     s = specs[0]
     assert (s.protocol_port, s.vip_addresses, s.lb_algorithm, s.connection_limit, s.pool_id) == (
         53, (lb["vip_address"],), "SOURCE_IP", 500, pool["id"])
+    assert s.allowed_cidrs == ("10.1.0.0/16",)  # Octavia enforces allowed_cidrs on UDP listeners too
     assert s.session_persistence is not None
     assert (s.session_persistence.persistence_timeout, s.session_persistence.persistence_granularity) == (
         60, "255.255.255.0")

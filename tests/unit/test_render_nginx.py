@@ -160,7 +160,7 @@ def test_unsafe_values_are_refused_or_left_out() -> None:
 
 
 def test_wire_form_round_trips() -> None:
-    spec = replace(BASE, connection_limit=10, pool_id="p1",
+    spec = replace(BASE, connection_limit=10, pool_id="p1", allowed_cidrs=("10.0.0.0/8", "2001:db8::/32"),
                    session_persistence=UdpSessionPersistenceSpec(persistence_timeout=60,
                                                                  persistence_granularity="255.255.0.0"),
                    members=(replace(M1, monitor_address="10.0.1.1", monitor_port=9000), replace(M2, backup=True)),
