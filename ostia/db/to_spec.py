@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from ostia.db.models import HealthMonitor, L7Policy, Listener, LoadBalancer, Pool
-from ostia.domain.enums import ListenerProtocol, ProvisioningStatus
+from ostia.domain.enums import AmphoraStatus, ListenerProtocol, ProvisioningStatus, Topology
 from ostia.domain.errors import NotFound
 from ostia.domain.listeners import LVS_PROTOCOLS
+from ostia.domain.peers import peer_name
 from ostia.domain.spec import (
     HealthMonitorSpec,
     HstsSpec,
@@ -27,6 +28,7 @@ from ostia.domain.spec import (
     ListenerTlsSpec,
     LoadBalancerSpec,
     MemberSpec,
+    PeerSpec,
     PoolSpec,
     PoolTlsSpec,
     RenderSettings,
@@ -129,6 +131,15 @@ def _pool(pool: Pool, paths: _Paths) -> PoolSpec:
                     session_persistence=persistence, health_monitor=_monitor(pool.health_monitor), tls=tls)
 
 
+def _peers(lb: LoadBalancer) -> tuple[PeerSpec, ...]:
+    """ACTIVE_STANDBY: the ALLOCATED amphorae with a VRRP address (as Octavia's peers_macro), in id order so the
+    rendered text, and the config hash heartbeats are compared with, do not depend on row order."""
+    if lb.topology != Topology.ACTIVE_STANDBY:
+        return ()
+    amps = sorted((a for a in lb.amphorae if a.status == AmphoraStatus.ALLOCATED and a.vrrp_ip), key=lambda a: a.id)
+    return tuple(PeerSpec(name=peer_name(a.id), address=str(a.vrrp_ip)) for a in amps)
+
+
 def build_spec(lb: LoadBalancer, settings: RenderSettings) -> LoadBalancerSpec:
     paths = _Paths(settings, lb.id)
     pools = [p for p in _live(lb.pools) if p.protocol not in LVS_PROTOCOLS]
@@ -138,7 +149,7 @@ def build_spec(lb: LoadBalancer, settings: RenderSettings) -> LoadBalancerSpec:
     return LoadBalancerSpec(
         id=lb.id, project_id=lb.project_id, vip_addresses=tuple(v for v in vips if v),
         listeners=tuple(_listener(li, pool_ids, paths) for li in listeners),
-        pools=tuple(_pool(p, paths) for p in pools), settings=settings)
+        pools=tuple(_pool(p, paths) for p in pools), settings=settings, peers=_peers(lb))
 
 
 def load_balancer_spec(session: Session, lb_id: str, settings: RenderSettings) -> LoadBalancerSpec:

@@ -168,6 +168,14 @@ class PoolSpec:
 
 
 @dataclass(frozen=True)
+class PeerSpec:
+    """One amphora of an ACTIVE_STANDBY load balancer as an HAProxy peer (ostia/domain/peers.py)."""
+
+    name: str  # peer_name(amphora_id)
+    address: str  # its VRRP address; the peer port is fixed
+
+
+@dataclass(frozen=True)
 class LoadBalancerSpec:
     id: str
     project_id: str | None
@@ -175,6 +183,8 @@ class LoadBalancerSpec:
     listeners: tuple[ListenerSpec, ...] = ()
     pools: tuple[PoolSpec, ...] = ()
     settings: RenderSettings = field(default_factory=RenderSettings)
+    # ACTIVE_STANDBY: every ALLOCATED amphora, so stick tables are synchronised; empty (no peers) for SINGLE.
+    peers: tuple[PeerSpec, ...] = ()
 
     def pool(self, pool_id: str) -> PoolSpec | None:
         return next((p for p in self.pools if p.id == pool_id), None)
