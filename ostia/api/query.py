@@ -264,12 +264,13 @@ def list_page(session: Session, stmt: Select[Any], listing: Listing, params: Map
         link_params["sort_key"] = ",".join(params["sort_key"])
         if params.get("sort_dir"):
             link_params["sort_dir"] = ",".join(params["sort_dir"])
-    if rows and len(rows) == limit:
-        query = urlencode({**link_params, "marker": getattr(rows[-1], listing.id_attr)})
-        links.append({"href": f"{base_url}?{query}", "rel": "next"})
+    # Octavia lists "previous" before "next".
     if marker and rows:
         query = urlencode({**link_params, "marker": getattr(rows[0], listing.id_attr), "page_reverse": "True"})
         links.append({"href": f"{base_url}?{query}", "rel": "previous"})
+    if rows and len(rows) == limit:
+        query = urlencode({**link_params, "marker": getattr(rows[-1], listing.id_attr)})
+        links.append({"href": f"{base_url}?{query}", "rel": "next"})
     return {listing.collection: items, (listing.links_key or f"{listing.collection}_links"): links}
 
 

@@ -71,7 +71,7 @@ def test_filters_fields_sorting_and_pagination(api: Api) -> None:
     assert q == {"limit": ["2"], "sort": ["name:asc"], "marker": [by_name["bravo"]["id"]]}
     page2 = api.get(f"{LBS}?limit=2&sort=name:asc&marker={by_name['bravo']['id']}").json()
     assert names_of(page2) == ["charlie", "delta"]
-    assert {link["rel"] for link in page2["loadbalancers_links"]} == {"next", "previous"}
+    assert [link["rel"] for link in page2["loadbalancers_links"]] == ["previous", "next"]  # Octavia's order
     page3 = api.get(f"{LBS}?limit=2&sort=name:asc&marker={by_name['delta']['id']}").json()
     assert names_of(page3) == ["echo"]
     assert [link["rel"] for link in page3["loadbalancers_links"]] == ["previous"]

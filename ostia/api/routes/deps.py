@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 
 from ostia.api.actions.common import get_or_404
 from ostia.api.context import RequestContext
@@ -43,6 +44,16 @@ def base_url(request: Request, svc: ApiServices) -> str:
     if root:
         return root.rstrip("/") + request.url.path
     return str(request.url.replace(query=""))
+
+
+def routed_parent(request: Request, model: type[T], ident: str, label: str) -> T:
+    """The parent named in a sub-collection's URL (a pool's members, a policy's rules). Octavia resolves it while
+    routing, so a missing one is a plain webob 404, not a fault body."""
+    with services(request).db.session() as session:
+        row = session.get(model, ident)
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"{label} {ident} not found.")
+        return row
 
 
 def flag(request: Request, name: str) -> bool:

@@ -11,7 +11,7 @@ from ostia.api.actions import l7rule as actions
 from ostia.api.actions.common import get_or_404
 from ostia.api.query import Listing
 from ostia.api.routes._crud import list_children, shown
-from ostia.api.routes.deps import context, services
+from ostia.api.routes.deps import context, routed_parent, services
 from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import l7rule as schema
 from ostia.db.models import L7Policy, L7Rule
@@ -28,8 +28,13 @@ LISTING = Listing(
 RULES = "/lbaas/l7policies/{policy_id}/rules"
 
 
+def _parent_policy(request: Request, policy_id: str) -> None:
+    routed_parent(request, L7Policy, policy_id, actions.POLICY_LABEL)
+
+
 @router.get(RULES)
 def list_rules(request: Request, policy_id: str) -> Any:
+    _parent_policy(request, policy_id)
     svc, ctx = services(request), context(request)
     with svc.db.session() as session:
         policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
@@ -39,12 +44,14 @@ def list_rules(request: Request, policy_id: str) -> Any:
 
 @router.post(RULES, status_code=201)
 def create_rule(request: Request, policy_id: str, body: schema.L7RulePOSTBody) -> dict[str, Any]:
+    _parent_policy(request, policy_id)
     _, wire = actions.create(services(request), context(request), policy_id, body.rule)
     return {"rule": wire}
 
 
 @router.get(RULES + "/{rule_id}")
 def get_rule(request: Request, policy_id: str, rule_id: str) -> dict[str, Any]:
+    _parent_policy(request, policy_id)
     svc, ctx = services(request), context(request)
     with svc.db.session() as session:
         policy = get_or_404(session, L7Policy, policy_id, actions.POLICY_LABEL)
@@ -55,10 +62,12 @@ def get_rule(request: Request, policy_id: str, rule_id: str) -> dict[str, Any]:
 
 @router.put(RULES + "/{rule_id}")
 def update_rule(request: Request, policy_id: str, rule_id: str, body: schema.L7RulePUTBody) -> dict[str, Any]:
+    _parent_policy(request, policy_id)
     return {"rule": actions.update(services(request), context(request), policy_id, rule_id, body.rule)}
 
 
 @router.delete(RULES + "/{rule_id}", status_code=204)
 def delete_rule(request: Request, policy_id: str, rule_id: str) -> Response:
+    _parent_policy(request, policy_id)
     actions.delete(services(request), context(request), policy_id, rule_id)
     return Response(status_code=204)

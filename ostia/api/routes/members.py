@@ -6,12 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
-from starlette.exceptions import HTTPException
 
 from ostia.api.actions import member as actions
 from ostia.api.query import Listing
 from ostia.api.routes._crud import list_children, shown
-from ostia.api.routes.deps import context, flag, services
+from ostia.api.routes.deps import context, flag, routed_parent, services
 from ostia.api.routes.retrying import RetryingRoute
 from ostia.api.schemas import member as schema
 from ostia.db.models import Member, Pool
@@ -29,12 +28,7 @@ LISTING = Listing(
 
 
 def _parent_pool(request: Request, pool_id: str) -> Pool:
-    """Resolving the URL's pool is routing in Octavia: a missing one is a plain 404, not a fault body."""
-    with services(request).db.session() as session:
-        pool = session.get(Pool, pool_id)
-        if pool is None:
-            raise HTTPException(status_code=404, detail=f"Pool {pool_id} not found.")
-        return pool
+    return routed_parent(request, Pool, pool_id, "Pool")
 
 
 @router.get(PATH)
