@@ -1,7 +1,7 @@
 """HAProxy for each load balancer of this amphora: stage and check configs, start/adopt/reload/stop.
 
 One master-worker HAProxy per load balancer, daemonized (-D) into its own session so it outlives the agent:
-    [ip netns exec NS] haproxy -W -S <lb>/master.sock -D -f <lb>/haproxy.cfg -p <lb>/haproxy.pid
+    [ip netns exec NS] haproxy -W -S <lb>/master.sock -D -f <lb>/haproxy.cfg -p <lb>/haproxy.pid -L <peer name>
 Reloads go through the master CLI (`reload`), which re-executes the master with the same command line and
 hands the listening sockets to the new worker, so no connection is refused. HAProxy 2.6 answers `reload`
 with nothing; `show proc` (reload counter, worker pids, failed count) tells whether it worked.
@@ -24,6 +24,7 @@ from ostia.agent import procs
 from ostia.agent.errors import AgentError
 from ostia.agent.files import RESERVED, unlink_quiet
 from ostia.agent.settings import AgentSettings
+from ostia.domain.peers import peer_name
 from ostia.files import write_private
 
 LOG = logging.getLogger(__name__)
@@ -142,9 +143,14 @@ class HaproxyManager:
             self._version = words[2] if len(words) > 2 and words[1] == "version" else "unknown"
         return self._version
 
+    def local_peer(self) -> list[str]:
+        """`-L <own peer name>`: which entry of an ACTIVE_STANDBY config's peers section this HAProxy is (else
+        HAProxy takes the hostname, finds no such peer and drops the section: stick tables stay unsynced)."""
+        return ["-L", peer_name(self.s.amphora_id)] if self.s.amphora_id else []
+
     def check(self, path: Path) -> procs.Result:
         # Inside the namespace, so `namespace`-less binds and interface names are judged where they will run.
-        return procs.run([self.s.haproxy_cmd, "-c", "-f", str(path)], self.s.command_timeout,
+        return procs.run([self.s.haproxy_cmd, "-c", "-f", str(path), *self.local_peer()], self.s.command_timeout,
                          self.s.network_namespace)
 
     def put_config(self, lb_id: str, body: bytes) -> None:
@@ -195,8 +201,9 @@ class HaproxyManager:
         if not cfg.is_file():
             raise AgentError(404, "Loadbalancer Not Found", f"no configuration for {lb_id}")
         unlink_quiet(self.pid_file(lb_id))
+        # Master-worker reloads re-execute this command line, so -L holds for every later worker too.
         argv = [self.s.haproxy_cmd, "-W", "-S", str(self.master_socket(lb_id)), "-D", "-f", str(cfg),
-                "-p", str(self.pid_file(lb_id))]
+                "-p", str(self.pid_file(lb_id)), *self.local_peer()]
         log_path = self.lb_dir(lb_id) / "haproxy.log"
         with open(log_path, "ab") as log:
             offset = log.tell()

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from ostia.domain.enums import HealthMonitorType, LbAlgorithm, ListenerProtocol, PoolProtocol
 from ostia.domain.enums import SessionPersistenceType as SP
-from ostia.domain.spec import HealthMonitorSpec, ListenerSpec, LoadBalancerSpec, MemberSpec, PoolSpec
+from ostia.domain.peers import PEER_PORT, peers_section
+from ostia.domain.spec import HealthMonitorSpec, ListenerSpec, LoadBalancerSpec, MemberSpec, PeerSpec, PoolSpec
 from ostia.render.l7 import backend_name
 from ostia.render.quoting import Unsafe, address, fetch_arg, name, quote
 from ostia.render.tls import server_tls_options
@@ -42,6 +43,7 @@ class BackendView:
     persistence: str | None = None  # SOURCE_IP | APP_COOKIE | HTTP_COOKIE
     cookie_name: str | None = None
     stick_size: str = "10k"
+    peers: str | None = None  # the peers section its stick table is synchronised through (ACTIVE_STANDBY)
     health_type: str | None = None
     check_timeout: int = 0
     httpchk: str | None = None  # "<method> <path>[ HTTP/x]"
@@ -144,6 +146,26 @@ def _headers(view: BackendView, pool: PoolSpec, listener: ListenerSpec) -> None:
         view.set_headers += [f"{h} {v}" for h, v in _SSL_HEADERS.items() if h in enabled]
 
 
+def _peer_line(peer: PeerSpec) -> str | None:
+    try:
+        return f"{name(peer.name)} {_hostport(peer.address, PEER_PORT)}"
+    except Unsafe:
+        return None
+
+
+def peer_lines(spec: LoadBalancerSpec) -> list[str]:
+    """`<peer name> <vrrp address>:1025` for each peer that can be written safely."""
+    return [line for line in map(_peer_line, spec.peers) if line]
+
+
+def peers_of(spec: LoadBalancerSpec) -> str | None:
+    """The peers section of an ACTIVE_STANDBY load balancer, None when there is none to refer to."""
+    try:
+        return name(peers_section(spec.id)) if peer_lines(spec) else None
+    except Unsafe:
+        return None
+
+
 def backend_view(pool: PoolSpec, listener: ListenerSpec, spec: LoadBalancerSpec, frontend_mode: str,
                  fullconn: int) -> BackendView | None:
     try:
@@ -151,7 +173,8 @@ def backend_view(pool: PoolSpec, listener: ListenerSpec, spec: LoadBalancerSpec,
             pool_id=pool.id, name=backend_name(name(pool.id), name(listener.id)), mode=_mode(pool, frontend_mode),
             balance=BALANCE.get(pool.lb_algorithm, "roundrobin"), fullconn=fullconn,
             timeout_connect=int(listener.timeout_member_connect),
-            timeout_server=int(listener.timeout_member_data), stick_size=spec.settings.stick_size)
+            timeout_server=int(listener.timeout_member_data), stick_size=spec.settings.stick_size,
+            peers=peers_of(spec))
     except Unsafe:
         return None
     view.http_reuse = view.mode == "http"

@@ -148,6 +148,11 @@ def _pools_of(listener: ListenerSpec, spec: LoadBalancerSpec) -> list[PoolSpec]:
     return pools
 
 
+def _peers(spec: LoadBalancerSpec) -> dict[str, Any] | None:
+    section = backend_mod.peers_of(spec)
+    return None if section is None else {"section": section, "lines": backend_mod.peer_lines(spec)}
+
+
 def render_haproxy(spec: LoadBalancerSpec) -> str:
     s = spec.settings
     sections: list[dict[str, Any]] = []
@@ -178,6 +183,7 @@ def render_haproxy(spec: LoadBalancerSpec) -> str:
         "external_check": ping,
         "ping_wrapper": quote(s.ping_wrapper),
         "sections": sections,
+        "peers": _peers(spec),
     }
     return _environment().get_template("haproxy/haproxy.cfg.j2").render(context)
 
