@@ -270,6 +270,9 @@ def test_pool_changes_on_a_busy_load_balancer(db_url: str, tmp_path_factory: pyt
         assert fault(api.post(POOLS, pool_body(lb_id)), 409) == immutable_lb
         assert fault(api.put(f"{POOLS}/{pool_id}", {"pool": {"name": "q"}}), 409) == immutable_lb
         assert fault(api.delete(f"{POOLS}/{pool_id}"), 409) == immutable_lb
+        # The provider's refusal (501) comes from its driver call, after the LB lock: a busy LB answers 409 first.
+        assert fault(api.post(POOLS, pool_body(lb_id, lb_algorithm="SOURCE_IP_PORT")), 409) == immutable_lb
+        assert fault(api.put(f"{POOLS}/{pool_id}", {"pool": {"lb_algorithm": "SOURCE_IP_PORT"}}), 409) == immutable_lb
         # Members and monitors check their pool first.
         member = {"member": {"address": "10.0.0.1", "protocol_port": 80}}
         assert fault(api.post(f"{POOLS}/{pool_id}/members", member), 409) == immutable_pool

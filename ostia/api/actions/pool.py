@@ -59,7 +59,6 @@ def check_pool(svc: ApiServices, lb: LoadBalancer, body: PoolPOST, listener: Lis
         rules_pool.check_session_persistence(body.protocol, body.session_persistence.model_dump(mode="json"))
     rules_pool.check_ca_and_crl(body.ca_tls_container_ref, body.crl_container_ref)
     _check_tls(svc, body.tls_ciphers, body.tls_versions, body.alpn_protocols)
-    rules_pool.check_algorithm(lb.provider, body.lb_algorithm)
 
 
 def check_refs(svc: ApiServices, ctx: RequestContext, client_ref: str | None, ca_ref: str | None,
@@ -77,7 +76,9 @@ def new_pool(svc: ApiServices, ctx: RequestContext, session: Session, lb: LoadBa
     check_refs(svc, ctx, body.tls_container_ref, body.ca_tls_container_ref, body.crl_container_ref)
     if listener is not None and listener.default_pool_id:
         raise errors.Conflict("This listener already has a default pool")
+    # The provider's own refusals (501) come after the LB lock, as Octavia's driver call does: a busy LB is 409.
     providers.check_protocol(lb.provider, body.protocol, "pools")
+    rules_pool.check_algorithm(lb.provider, body.lb_algorithm)
     tls_on = body.tls_enabled
     pool = Pool(
         project_id=lb.project_id, load_balancer_id=lb.id, name=body.name, description=body.description,
@@ -138,7 +139,6 @@ def _check_update(svc: ApiServices, lb: LoadBalancer, pool: Pool, changes: dict[
     if "lb_algorithm" in changes:
         if changes["lb_algorithm"] is None:
             raise errors.InvalidOption(None, "lb_algorithm")
-        rules_pool.check_algorithm(lb.provider, changes["lb_algorithm"])
     if changes.get("session_persistence") is not None:
         merged = rules_pool.merge_session_persistence(pool.session_persistence, changes["session_persistence"])
         rules_pool.check_session_persistence(pool.protocol, merged)
@@ -159,6 +159,8 @@ def update(svc: ApiServices, ctx: RequestContext, pool_id: str, body: PoolPUT) -
                    changes.get("ca_tls_container_ref", pool.ca_tls_container_ref) if ca_changed else None,
                    changes.get("crl_container_ref", pool.crl_container_ref) if ca_changed else None)
         common.require_active(lb, "Load Balancer")
+        if "lb_algorithm" in changes:
+            rules_pool.check_algorithm(lb.provider, changes["lb_algorithm"])
         _apply(pool, changes)
         common.set_tags(session, pool.id, changes.get("tags"))
         job_id = common.stage_child(session, "pool.update", lb, pool, ProvisioningStatus.PENDING_UPDATE,
