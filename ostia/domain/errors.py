@@ -45,6 +45,13 @@ class ValidationFailure(BadRequest):
         super().__init__(f"Validation failure: {detail}")
 
 
+class VipSubnetsNotOnOneNetwork(ValidationFailure):
+    """Octavia's refusal of an additional VIP whose subnet is not on the primary VIP's network."""
+
+    def __init__(self) -> None:
+        super().__init__("All VIP subnets must belong to the same network.")
+
+
 class InvalidOption(BadRequest):
     def __init__(self, value: object, option: str) -> None:
         super().__init__(f"{value} is not a valid option for {option}")

@@ -15,6 +15,7 @@ address and its own virtual router id. VRRPv2 with PASS stays available (version
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
 
 from ostia.domain.enums import AmphoraRole
@@ -75,5 +76,20 @@ class VrrpSpec:
     garp_refresh_repeat: int = 2
 
     @property
+    def vrrp_vips(self) -> tuple[str, ...]:
+        """The VIPs of the primary VIP's address family: a VRRP instance speaks one family."""
+        return tuple(v for v in self.vips if _family(v) == _family(self.vips[0]))
+
+    @property
+    def excluded_vips(self) -> tuple[str, ...]:
+        """Additional VIPs of the other family (IPv6 beside an IPv4 VIP): keepalived still moves them with the
+        instance, from virtual_ipaddress_excluded, as Octavia's template does."""
+        return tuple(v for v in self.vips if _family(v) != _family(self.vips[0]))
+
+    @property
     def instance_name(self) -> str:
         return self.load_balancer_id.replace("-", "")
+
+
+def _family(cidr: str) -> int:
+    return ipaddress.ip_interface(cidr).version

@@ -54,6 +54,17 @@ class NoopNetworkDriver(CallRecorder):
                    address=address or f"198.51.100.{digest[0] % 254 + 1}", subnet_id=subnet_id,
                    network_id=network_id or (str(uuid.uuid5(uuid.NAMESPACE_OID, subnet_id)) if subnet_id else None))
 
+    def allocate_additional_vips(self, load_balancer_id: str, network_id: str | None,
+                                 requests: list[tuple[str, str | None]]) -> list[Vip]:
+        self.record("allocate_additional_vips", load_balancer_id, network_id, requests)
+        out = []
+        for subnet_id, address in requests:
+            digest = hashlib.sha256(f"{load_balancer_id}/{subnet_id}".encode()).digest()
+            out.append(Vip(port_id=str(uuid.uuid5(uuid.NAMESPACE_OID, f"vip-port-{load_balancer_id}/{subnet_id}")),
+                           address=address or f"198.51.100.{digest[0] % 254 + 1}", subnet_id=subnet_id,
+                           network_id=network_id))
+        return out
+
     def deallocate_vip(self, load_balancer_id: str) -> None:
         self.record("deallocate_vip", load_balancer_id)
 
@@ -82,8 +93,9 @@ class NoopAmphoraDriver(CallRecorder):
     def wait_ready(self, amphora_id: str) -> None:
         self.record("wait_ready", amphora_id)
 
-    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
-        self.record("post_vip_plug", amphora_id, vip_address)
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug,
+                      additional_vips: tuple[PortPlug, ...] = ()) -> None:
+        self.record("post_vip_plug", amphora_id, vip_address, *(v.ip_address for v in additional_vips))
 
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
         self.record("post_network_plug", amphora_id, plug.subnet_id)

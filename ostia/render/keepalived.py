@@ -69,7 +69,8 @@ def _checked(spec: VrrpSpec) -> None:
     if not spec.vips:
         raise Unsafe("no virtual address")
     src = ipaddress.ip_address(_address(spec.src_ip))
-    for other in (*spec.peer_ips, *(v.split("/")[0] for v in spec.vips)):
+    # Additional VIPs of the other family are allowed: they go to virtual_ipaddress_excluded.
+    for other in (*spec.peer_ips, spec.vips[0].split("/")[0]):
         if ipaddress.ip_address(_address(other)).version != src.version:
             raise Unsafe(f"{other} is not in the address family of {src}")
 

@@ -183,3 +183,30 @@ def test_loopback_vip_from_network_or_address_and_refusals(small: tuple[cfg.Conf
         driver.allocate_vip(str(uuid.uuid4()), None, None, by_addr.port_id, None)
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(Port).where(Port.device_owner == OWNER_VIP)) == 2
+
+
+def test_loopback_additional_vips_on_the_vip_network(sqlite_url: str) -> None:
+    specs = ["pub:pub-subnet:10.9.8.0/29", "pub:pub-extra-subnet:10.9.10.0/24", "other:other-subnet:10.9.9.0/24"]
+    with seeded_database(sqlite_url, specs) as (conf, db):
+        driver = LoopbackNetworkDriver(conf, db)
+        lb_id = str(uuid.uuid4())
+        vip = driver.allocate_vip(lb_id, subnet_id("pub-subnet"), None, None, None)
+        (extra,) = driver.allocate_additional_vips(lb_id, vip.network_id, [(subnet_id("pub-extra-subnet"), None)])
+        assert (extra.subnet_id, extra.network_id, extra.address) == (subnet_id("pub-extra-subnet"),
+                                                                      network_id("pub"), "10.9.10.2")
+        # A resumed flow gets the same addresses back: the VIP is not mistaken for the additional one.
+        assert driver.allocate_additional_vips(lb_id, vip.network_id, [(subnet_id("pub-extra-subnet"), None)]) == [
+            extra]
+        assert driver.allocate_vip(lb_id, subnet_id("pub-subnet"), None, None, None) == vip
+        other_lb = str(uuid.uuid4())
+        driver.allocate_vip(other_lb, subnet_id("pub-subnet"), None, None, None)
+        (asked,) = driver.allocate_additional_vips(other_lb, vip.network_id,
+                                                   [(subnet_id("pub-extra-subnet"), "10.9.10.50")])
+        assert asked.address == "10.9.10.50"
+        with pytest.raises(errors.Conflict, match="already allocated"):
+            driver.allocate_additional_vips(str(uuid.uuid4()), vip.network_id,
+                                            [(subnet_id("pub-extra-subnet"), "10.9.10.50")])
+        with pytest.raises(errors.ValidationFailure, match="All VIP subnets must belong to the same network"):
+            driver.allocate_additional_vips(str(uuid.uuid4()), vip.network_id, [(subnet_id("other-subnet"), None)])
+        driver.deallocate_vip(lb_id)  # the additional VIP goes with the VIP
+        assert driver.ipam.ports(lb_id) == []

@@ -155,15 +155,19 @@ def addresses(ns: str, dev: str = "eth1") -> set[str]:
 
 
 @contextlib.contextmanager
-def netns_stack(state_dir: Path, *settings: str) -> Iterator[tuple[OstiaServer, Any]]:
+def netns_stack(state_dir: Path, *settings: str, extra_subnets: tuple[str, ...] = ()
+                ) -> Iterator[tuple[OstiaServer, Any]]:
     """`ostia up` on the netns network driver with networks, namespace prefix and heartbeat port of its own;
-    `settings` are further `--set` overrides. Yields the server and a NetnsNetworkDriver on the same state
-    (attach_host for clients and members, namespace_for); its hosts and the amphorae go at the end."""
+    `settings` are further `--set` overrides, `extra_subnets` further `network:subnet:cidr` entries of
+    [networking] networks (e.g. a second subnet on `public` for additional VIPs). Yields the server and a
+    NetnsNetworkDriver on the same state (attach_host for clients and members, namespace_for); its hosts and the
+    amphorae go at the end."""
     from ostia.drivers.network.netns import NetnsNetworkDriver
 
     net = random.randrange(10, 250)
     prefix = f"ostiat{uuid.uuid4().hex[:6]}"
-    networks = f"public:public-subnet:198.18.{net}.0/24,private:private-subnet:198.19.{net}.0/24"
+    networks = ",".join([f"public:public-subnet:198.18.{net}.0/24", f"private:private-subnet:198.19.{net}.0/24",
+                         *extra_subnets])
     base = ["controller_worker.network_driver=netns", f"networking.netns_prefix={prefix}",
             f"networking.networks={networks}", f"local_compute.mgmt_cidr=127.{net}.3.0/24",
             f"health_manager.bind_port={free_udp_port()}"]
@@ -213,7 +217,8 @@ def ha_flavor(server: OstiaServer) -> str:
 
 
 def create_http_lb(server: OstiaServer, subnets: dict[str, str], members: list[Member], project: str,
-                   name: str, flavor_id: str | None = None, port: int = 8080) -> dict[str, Any]:
+                   name: str, flavor_id: str | None = None, port: int = 8080,
+                   additional_vips: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """An HTTP listener on `port` with a ROUND_ROBIN pool of the members; returns the load balancer once
     ACTIVE."""
     body: dict[str, Any] = {
@@ -224,6 +229,8 @@ def create_http_lb(server: OstiaServer, subnets: dict[str, str], members: list[M
                 for m in members]}}]}
     if flavor_id:
         body["flavor_id"] = flavor_id
+    if additional_vips:
+        body["additional_vips"] = additional_vips
     status, reply = server.http("POST", "/v2/lbaas/loadbalancers", {"loadbalancer": body}, project=project)
     assert status == 201, reply
     return server.wait_for(f"/v2/lbaas/loadbalancers/{reply['loadbalancer']['id']}", "loadbalancer", timeout=120)

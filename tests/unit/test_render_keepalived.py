@@ -79,10 +79,20 @@ def test_addresses_are_normalised_and_ipv6_works() -> None:
     assert "unicast_src_ip 2001:db8::b" in text and "2001:db8::a/64 dev eth1" in text
 
 
+def test_additional_vips_move_with_the_vip_other_family_in_virtual_ipaddress_excluded() -> None:
+    # As Octavia's template: one VRRP instance speaks one address family, so an IPv6 additional VIP beside an
+    # IPv4 VIP is listed in virtual_ipaddress_excluded (keepalived still adds and removes it with the state).
+    text = render_keepalived(_spec(vips=("198.18.1.10/24", "198.18.2.10/24", "2001:db8::0a/64")))
+    assert _block(text, "virtual_ipaddress")[1:-1] == ["198.18.1.10/24 dev eth1", "198.18.2.10/24 dev eth1"]
+    assert _block(text, "virtual_ipaddress_excluded")[1:-1] == ["2001:db8::a/64 dev eth1"]
+    assert "virtual_ipaddress_excluded" not in render_keepalived(_spec())
+
+
 @pytest.mark.parametrize("bad", [
     {"src_ip": "198.18.1.11\n}"}, {"peer_ips": ("198.18.1.12 dev x",)}, {"vips": ("198.18.1.10/24\nscript x",)},
     {"interface": "eth1 }"}, {"check_script": "/tmp/x; rm -rf /"}, {"check_script": "relative/path"},
     {"vrrp_id": 0}, {"vrrp_id": 256}, {"priority": 255}, {"vips": ()}, {"peer_ips": ("2001:db8::1",)},
+    {"vips": ("2001:db8::a/64", "198.18.1.10/24")},
     {"version": 4}, {"load_balancer_id": "lb\n"},
 ])
 def test_unsafe_values_are_refused(bad: dict[str, object]) -> None:

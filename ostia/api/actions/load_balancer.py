@@ -11,7 +11,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from ostia.api.actions import common
-from ostia.api.actions.network import VipRequest, resolve_vip
+from ostia.api.actions.network import VipRequest, check_additional_vips, resolve_vip
 from ostia.api.context import RequestContext
 from ostia.api.schemas.load_balancer import LoadBalancerPOST, LoadBalancerPUT
 from ostia.api.schemas.load_balancer import to_wire as lb_to_wire
@@ -110,6 +110,8 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
             raise errors.ValidationFailure("Duplicate VIP subnet(s) specified. Only one IP can be bound per "
                                            "subnet.")
         seen.add(extra.subnet_id)
+    check_additional_vips(session, vip, [(v.subnet_id, v.ip_address) for v in body.additional_vips],
+                          svc.network_accepts_unknown)
     common.check_quota(session, svc.conf, ctx, project_id, {"load_balancer": 1})
     _check_vip_address_free(session, vip)
     topology = flavor_data.get("loadbalancer_topology") or svc.conf.controller_worker.loadbalancer_topology

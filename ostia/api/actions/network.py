@@ -68,6 +68,20 @@ def resolve_vip(session: Session, vip: VipRequest, accepts_unknown: bool) -> Vip
     return out
 
 
+def check_additional_vips(session: Session, vip: VipRequest, extras: list[tuple[str, str | None]],
+                          accepts_unknown: bool) -> None:
+    """Each additional VIP's (subnet_id, ip_address): a known subnet on the VIP's network, the address in it."""
+    for subnet_id, address in extras:
+        subnet = session.get(Subnet, subnet_id)
+        if subnet is None:
+            if not accepts_unknown:
+                raise errors.BadRequest(f"Subnet {subnet_id} not found.")
+            continue
+        if vip.network_id and subnet.network_id != vip.network_id:
+            raise errors.VipSubnetsNotOnOneNetwork()
+        check_in_subnet(subnet, address)
+
+
 def _contains(subnet: Subnet, address: str) -> bool:
     return ipaddress.ip_address(address) in ipaddress.ip_network(subnet.cidr)
 

@@ -19,8 +19,10 @@ class AmphoraDriver(Protocol):
     def wait_ready(self, amphora_id: str) -> None:
         """Block until the amphora's agent answers (bounded; raises when it never does)."""
 
-    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
-        """Tell the agent to configure the VIP interface (POST /plug/vip)."""
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug,
+                      additional_vips: tuple[PortPlug, ...] = ()) -> None:
+        """Tell the agent to configure the VIP interface (POST /plug/vip); `additional_vips` are the load
+        balancer's further VIPs on the same NIC (their ip_address is the VIP, subnet_cidr its subnet's)."""
 
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:
         """Tell the agent to configure a member-network interface (POST /plug/network)."""

@@ -121,10 +121,13 @@ class RestAmphoraDriver:
                 except AgentError:  # the amphora is deleted next anyway: an unreachable one is not an error
                     LOG.warning("lb=%s amp=%s could not remove %s", load_balancer_id, amphora_id, object_id)
 
-    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug) -> None:
+    def post_vip_plug(self, amphora_id: str, vip_address: str, plug: PortPlug,
+                      additional_vips: tuple[PortPlug, ...] = ()) -> None:
         body: dict[str, Any] = {
             "subnet_cidr": plug.subnet_cidr, "gateway": plug.gateway, "mac_address": plug.mac_address,
-            "mtu": plug.mtu, "vrrp_ip": plug.ip_address, "host_routes": [], "additional_vips": []}
+            "mtu": plug.mtu, "vrrp_ip": plug.ip_address, "host_routes": [],
+            "additional_vips": [{"ip_address": v.ip_address, "subnet_cidr": v.subnet_cidr, "gateway": v.gateway,
+                                 "host_routes": []} for v in additional_vips]}
         self._call(amphora_id, "POST", f"/plug/vip/{vip_address}", json=body)
 
     def post_network_plug(self, amphora_id: str, plug: PortPlug) -> None:

@@ -37,6 +37,11 @@ class NetworkDriver(Protocol):
                      port_id: str | None, address: str | None) -> Vip:
         """Reserve the VIP (idempotent per load balancer); a requested address must be free and in the subnet."""
 
+    def allocate_additional_vips(self, load_balancer_id: str, network_id: str | None,
+                                 requests: list[tuple[str, str | None]]) -> list[Vip]:
+        """Reserve one address per (subnet_id, address or None) on the VIP's network (idempotent per load
+        balancer and subnet); deallocate_vip frees them with the VIP."""
+
     def deallocate_vip(self, load_balancer_id: str) -> None: ...
 
     def plug_vip(self, amphora_id: str, vip: Vip) -> PortPlug:

@@ -40,6 +40,11 @@ class LocalNetworkDriver:
     def allocate_vip(self, load_balancer_id: str, subnet_id: str | None, network_id: str | None,
                      port_id: str | None, address: str | None) -> Vip:
         mine = self.ipam.ports(load_balancer_id, OWNER_VIP)
+        # Additional VIPs are OWNER_VIP ports too: a resumed flow's VIP is the one on the requested port/subnet.
+        if port_id:
+            mine = [a for a in mine if a.port_id == port_id]
+        elif subnet_id:
+            mine = [a for a in mine if a.subnet_id == subnet_id]
         if mine:  # a resumed flow: the VIP it already has
             return to_vip(mine[0])
         if port_id:
@@ -52,6 +57,18 @@ class LocalNetworkDriver:
         self.check_subnet(subnet.id, subnet.cidr)
         return to_vip(self.ipam.allocate(subnet.id, load_balancer_id, OWNER_VIP, address,
                                          name=vip_port_name(load_balancer_id)))
+
+    def allocate_additional_vips(self, load_balancer_id: str, network_id: str | None,
+                                 requests: list[tuple[str, str | None]]) -> list[Vip]:
+        out = []
+        for subnet_id, address in requests:
+            subnet = self.ipam.subnet(subnet_id)
+            if network_id and subnet.network_id != network_id:
+                raise errors.VipSubnetsNotOnOneNetwork()
+            self.check_subnet(subnet.id, subnet.cidr)
+            out.append(to_vip(self.ipam.allocate(subnet.id, load_balancer_id, OWNER_VIP, address,
+                                                 name=vip_port_name(load_balancer_id))))
+        return out
 
     def deallocate_vip(self, load_balancer_id: str) -> None:
         for alloc in self.ipam.ports(load_balancer_id, OWNER_VIP):

@@ -6,12 +6,13 @@ HandleNetworkDelta), then the agent configures the interface it finds (AmphoraPo
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from sqlalchemy import select, update
 
-from ostia.db.models import Amphora, LoadBalancer, Member, Pool, utcnow
-from ostia.drivers.network.base import Vip
+from ostia.db.models import AdditionalVip, Amphora, LoadBalancer, Member, Pool, Subnet, utcnow
+from ostia.drivers.network.base import PortPlug, Vip
 from ostia.worker.tasks.base import LOG, OstiaTask
 from ostia.worker.tasks.compute import live_amphorae
 
@@ -21,14 +22,30 @@ def stored_vip(lb: LoadBalancer) -> Vip:
                network_id=lb.vip_network_id)
 
 
+def additional_vip_plugs(session: Any, lb: LoadBalancer) -> tuple[PortPlug, ...]:
+    """The load balancer's allocated additional VIPs as POST /plug/vip's `additional_vips` describe them."""
+    out = []
+    for extra in lb.additional_vips:
+        if not extra.ip_address:
+            continue
+        subnet = session.get(Subnet, extra.subnet_id)
+        # A subnet the network driver does not keep (noop accepts any id): a host prefix still serves it.
+        cidr = subnet.cidr if subnet else str(ipaddress.ip_network(extra.ip_address))
+        out.append(PortPlug(mac_address="", ip_address=extra.ip_address, subnet_cidr=cidr,
+                            gateway=subnet.gateway_ip if subnet else None, subnet_id=extra.subnet_id))
+    return tuple(out)
+
+
 def member_subnets(session: Any, lb_id: str) -> list[str]:
     return sorted({s for s in session.scalars(
         select(Member.subnet_id).join(Pool).where(Pool.load_balancer_id == lb_id)) if s})
 
 
-def plug_vip_into(db: Any, drivers: Any, amphora_id: str, vip: Vip) -> None:
+def plug_vip_into(db: Any, drivers: Any, amphora_id: str, vip: Vip, extras: tuple[PortPlug, ...] = ()) -> None:
+    # Additional VIPs share the VIP's NIC (all on the VIP network): the agent adds them (SINGLE) or records
+    # them for keepalived (ACTIVE_STANDBY) with the VIP.
     plug = drivers.network.plug_vip(amphora_id, vip)
-    drivers.amphora.post_vip_plug(amphora_id, vip.address, plug)
+    drivers.amphora.post_vip_plug(amphora_id, vip.address, plug, extras)
     with db.session() as session:
         session.execute(update(Amphora).where(Amphora.id == amphora_id).values(
             ha_ip=vip.address, ha_port_id=vip.port_id, vrrp_ip=plug.ip_address, updated_at=utcnow()))
@@ -39,16 +56,26 @@ def plug_members_into(drivers: Any, amphora_id: str, subnet_ids: list[str]) -> N
         drivers.amphora.post_network_plug(amphora_id, plug)
 
 
+def store_additional_vips(session: Any, lb_id: str, added: list[Vip]) -> None:
+    for extra in added:
+        session.execute(update(AdditionalVip).where(
+            AdditionalVip.load_balancer_id == lb_id, AdditionalVip.subnet_id == extra.subnet_id).values(
+            ip_address=extra.address, port_id=extra.port_id, network_id=extra.network_id))
+
+
 class AllocateVip(OstiaTask):
     def execute(self, lb_id: str) -> None:
         with self.db.session() as session:
             lb = session.get_one(LoadBalancer, lb_id)
             req = (lb.vip_subnet_id, lb.vip_network_id, lb.vip_port_id, lb.vip_address)
+            extras = [(v.subnet_id, v.ip_address) for v in lb.additional_vips]
         vip = self.drivers.network.allocate_vip(lb_id, *req)
+        added = self.drivers.network.allocate_additional_vips(lb_id, vip.network_id, extras) if extras else []
         with self.db.session() as session:
             session.execute(update(LoadBalancer).where(LoadBalancer.id == lb_id).values(
                 vip_port_id=vip.port_id, vip_address=vip.address, vip_subnet_id=vip.subnet_id,
                 vip_network_id=vip.network_id))
+            store_additional_vips(session, lb_id, added)
 
     def revert(self, lb_id: str, *args: Any, **kwargs: Any) -> None:
         try:
@@ -60,10 +87,11 @@ class AllocateVip(OstiaTask):
 class PlugVip(OstiaTask):
     def execute(self, lb_id: str) -> None:
         with self.db.session() as session:
-            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
+            lb = session.get_one(LoadBalancer, lb_id)
+            vip, extras = stored_vip(lb), additional_vip_plugs(session, lb)
             amp_ids = [a.id for a in live_amphorae(session, lb_id)]
         for amp_id in amp_ids:
-            plug_vip_into(self.db, self.drivers, amp_id, vip)
+            plug_vip_into(self.db, self.drivers, amp_id, vip, extras)
 
     def revert(self, lb_id: str, *args: Any, **kwargs: Any) -> None:
         with self.db.session() as session:
@@ -92,9 +120,10 @@ class PlugReplacementAmphora(OstiaTask):
 
     def execute(self, lb_id: str, new_amphora_id: str) -> None:
         with self.db.session() as session:
-            vip = stored_vip(session.get_one(LoadBalancer, lb_id))
+            lb = session.get_one(LoadBalancer, lb_id)
+            vip, extras = stored_vip(lb), additional_vip_plugs(session, lb)
             subnets = member_subnets(session, lb_id)
-        plug_vip_into(self.db, self.drivers, new_amphora_id, vip)
+        plug_vip_into(self.db, self.drivers, new_amphora_id, vip, extras)
         plug_members_into(self.drivers, new_amphora_id, subnets)
 
 

@@ -19,6 +19,7 @@ from ostia.domain.errors import OstiaError
 from ostia.domain.vrrp import VIP_INTERFACE, VrrpSpec, auth_pass_for, priority_for, vrrp_id_for
 from ostia.worker.tasks.base import LOG, OstiaTask
 from ostia.worker.tasks.compute import live_amphorae
+from ostia.worker.tasks.network import additional_vip_plugs
 
 
 def _vrrp_amphorae(session: Any, lb: LoadBalancer) -> list[Amphora]:
@@ -34,7 +35,10 @@ def _vip_cidrs(session: Any, lb: LoadBalancer) -> tuple[str, ...]:
     # since the amphora's own address on the network brings the connected route.
     vip = ipaddress.ip_address(lb.vip_address)
     prefix = ipaddress.ip_network(subnet.cidr, strict=False).prefixlen if subnet else vip.max_prefixlen
-    return (f"{vip}/{prefix}",)
+    # Octavia's keepalived moves the additional VIPs with the VIP (same NIC, same VRRP instance).
+    extras = tuple(f"{p.ip_address}/{ipaddress.ip_network(p.subnet_cidr, strict=False).prefixlen}"
+                   for p in additional_vip_plugs(session, lb))
+    return (f"{vip}/{prefix}", *extras)
 
 
 def vrrp_specs(session: Any, lb: LoadBalancer) -> list[VrrpSpec]:
