@@ -136,9 +136,8 @@ def create(svc: ApiServices, ctx: RequestContext, body: PoolPOST) -> dict[str, A
 
 
 def _check_update(svc: ApiServices, lb: LoadBalancer, pool: Pool, changes: dict[str, Any]) -> None:
-    if "lb_algorithm" in changes:
-        if changes["lb_algorithm"] is None:
-            raise errors.InvalidOption(None, "lb_algorithm")
+    if "lb_algorithm" in changes and changes["lb_algorithm"] is None:
+        raise errors.InvalidOption(None, "lb_algorithm")
     if changes.get("session_persistence") is not None:
         merged = rules_pool.merge_session_persistence(pool.session_persistence, changes["session_persistence"])
         rules_pool.check_session_persistence(pool.protocol, merged)
