@@ -3,8 +3,8 @@
 The rendered config lists both amphorae as peers (Octavia's peer names, VRRP address, port 1025) and every
 SOURCE_IP / APP_COOKIE stick table refers to the section; SINGLE renders none. `haproxy -c -L <own name>`
 accepts it. The real test runs two HAProxy processes through the agent's HaproxyManager (which adds
-`-L <own peer name>`) in two namespaces joined by a veth pair, sends a connection through the first one and
-reads the stick entry from the second one's stats socket.
+`-L <own peer name>`) in two namespaces joined by a veth pair: a client stuck to a member on the first one shows
+in the second one's `show table` and is sent to the same member by it.
 """
 
 from __future__ import annotations
@@ -50,15 +50,15 @@ SECTION = "5e1f0b2c7d4a4c1e9a573b2f8f0d6a11_peers"
 CLIENT_SOURCE = "127.0.0.77"  # the key the stick entry is stored under (::ffff:127.0.0.77 in an ipv6 table)
 
 
-def _spec(settings: RenderSettings, peers: bool = True, port: int = 8080, member_port: int = 9000) -> LoadBalancerSpec:
+def _spec(settings: RenderSettings, peers: bool = True, members: tuple[tuple[str, int], ...] = (("127.0.0.1", 9000),),
+          port: int = 8080) -> LoadBalancerSpec:
     listeners = (ListenerSpec(id="listener-tcp", protocol="TCP", protocol_port=port, default_pool_id="pool-src"),
                  ListenerSpec(id="listener-http", protocol="HTTP", protocol_port=port + 1,
                               default_pool_id="pool-cookie"))
-    pools = (PoolSpec(id="pool-src", protocol="TCP", lb_algorithm="ROUND_ROBIN",
-                      members=(MemberSpec(id="member-1", address="127.0.0.1", protocol_port=member_port),),
+    servers = tuple(MemberSpec(id=f"member-{n}", address=a, protocol_port=p) for n, (a, p) in enumerate(members, 1))
+    pools = (PoolSpec(id="pool-src", protocol="TCP", lb_algorithm="ROUND_ROBIN", members=servers,
                       session_persistence=SessionPersistenceSpec(type="SOURCE_IP")),
-             PoolSpec(id="pool-cookie", protocol="HTTP", lb_algorithm="ROUND_ROBIN",
-                      members=(MemberSpec(id="member-2", address="127.0.0.1", protocol_port=member_port),),
+             PoolSpec(id="pool-cookie", protocol="HTTP", lb_algorithm="ROUND_ROBIN", members=servers,
                       session_persistence=SessionPersistenceSpec(type="APP_COOKIE", cookie_name="sid")))
     peer_specs = tuple(PeerSpec(name=peer_name(a), address=ip) for a, ip in zip(AMPS, VRRP_IPS, strict=True))
     return LoadBalancerSpec(id=LB_ID, project_id="p", vip_addresses=("127.0.0.1",), listeners=listeners,
@@ -145,7 +145,7 @@ def _ip(*args: str) -> None:
 
 @pytest.fixture
 def amphora_namespaces() -> Iterator[tuple[str, str]]:
-    """Two namespaces, each with lo up (VIP 127.0.0.1, a member) and one end of a veth pair (VRRP address)."""
+    """Two namespaces, each with lo up (the VIP is 127.0.0.1 in both) and one end of a veth pair (VRRP address)."""
     prefix = f"ostiat{uuid.uuid4().hex[:6]}"
     names = (f"{prefix}a", f"{prefix}b")
     try:
@@ -175,8 +175,11 @@ def _table(manager: HaproxyManager, backend: str) -> str:
 
 @pytest.mark.skipif(os.geteuid() != 0 or HAPROXY is None, reason="network namespaces need root, and haproxy")
 def test_source_ip_stick_entry_reaches_the_other_amphora(amphora_namespaces: tuple[str, str]) -> None:
-    managers = []
-    member = Member("member-1", "127.0.0.1", netns=amphora_namespaces[0])
+    """A client stuck to member-2 on the active amphora is still sent to member-2 by the standby, whose own
+    round robin would pick member-1 for its first connection."""
+    managers: list[HaproxyManager] = []
+    # Both members in the first namespace on its VRRP address, so the standby reaches them over the veth.
+    members = [Member(f"member-{n}", VRRP_IPS[0], netns=amphora_namespaces[0]) for n in (1, 2)]
     try:
         for amp, ns in zip(AMPS, amphora_namespaces, strict=True):
             base = short_tmpdir()
@@ -185,21 +188,26 @@ def test_source_ip_stick_entry_reaches_the_other_amphora(amphora_namespaces: tup
             manager = HaproxyManager(settings)
             managers.append(manager)
             # Rendered per amphora with its own paths, as the amphora driver does; the same peers on both.
-            text = render_haproxy(_spec(_settings(base), member_port=member.port))
-            manager.put_config(LB_ID, text.encode())  # haproxy -c -L <own peer name>, in the namespace
+            spec = _spec(_settings(base), members=tuple((m.address, m.port) for m in members))
+            manager.put_config(LB_ID, render_haproxy(spec).encode())  # haproxy -c -L <own name>, in its namespace
             manager.start(LB_ID)
         active, standby = managers
         backend = "pool-src:listener-tcp"
-        reply = run_in(amphora_namespaces[0], _connect_from, CLIENT_SOURCE, 8080)
-        assert b"200" in reply.split(b"\r\n", 1)[0], reply
-        assert f"key=::ffff:{CLIENT_SOURCE} " in _table(active, backend)
-        # The standby learns it over the peer connection (198.18.7.11:1025 <-> 198.18.7.12:1025).
-        entry = wait_for("the stick entry on the standby", lambda: f"key=::ffff:{CLIENT_SOURCE} " in
-                         _table(standby, backend), timeout=10)
-        assert entry
-        assert "server_id=1" in _table(standby, backend).split(f"key=::ffff:{CLIENT_SOURCE} ", 1)[1]
+        # Round robin on the active one: another client gets member-1, ours member-2.
+        run_in(amphora_namespaces[0], _connect_from, "127.0.0.5", 8080)
+        run_in(amphora_namespaces[0], _connect_from, CLIENT_SOURCE, 8080)
+        assert [m.hits for m in members] == [1, 1]
+        assert f"key=::ffff:{CLIENT_SOURCE} use=0 exp=0 server_id=2" in _table(active, backend)
+        # The standby learns the entry over the peer connection (198.18.7.11:1025 <-> 198.18.7.12:1025) ...
+        wait_for("the stick entry on the standby", lambda: f"key=::ffff:{CLIENT_SOURCE} use=0 exp=0 server_id=2"
+                 in _table(standby, backend), timeout=10)
+        # ... and serves our client from member-2 once it has the VIP (its own first pick would be member-1).
+        reply = run_in(amphora_namespaces[1], _connect_from, CLIENT_SOURCE, 8080)
+        assert b" 200 " in reply.split(b"\r\n", 1)[0], reply
+        assert [m.hits for m in members] == [1, 2]
     finally:
-        member.stop()
+        for member in members:
+            member.stop()
         for manager in managers:
             manager.remove(LB_ID)
             shutil.rmtree(manager.s.base_path, ignore_errors=True)
