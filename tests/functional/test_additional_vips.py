@@ -31,9 +31,13 @@ def loopback(sqlite_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def test_additional_vip_is_allocated_on_its_subnet_and_plugged(loopback: tuple[Any, Api, dict[str, str]]) -> None:
     ctl, api, subnets = loopback
-    lb = api.create_lb(vip_subnet_id=subnets["public-subnet"],
-                       additional_vips=[{"subnet_id": subnets["public-extra-subnet"]}])
+    resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
+        "vip_subnet_id": subnets["public-subnet"], "additional_vips": [{"subnet_id": subnets["public-extra-subnet"]}]}})
+    assert resp.status_code == 201, resp.text
+    answered = resp.json()["loadbalancer"]
+    lb = api.wait_lb(answered["id"])
     (extra,) = lb["additional_vips"]
+    assert answered["additional_vips"] == [extra]  # allocated before the answer, as Octavia's API does
     assert extra["subnet_id"] == subnets["public-extra-subnet"] and extra["port_id"]
     assert ipaddress.ip_address(extra["ip_address"]) in ipaddress.ip_network("127.3.0.0/16")
     ports = {p["id"]: p for p in api.get("/v2.0/ports").json()["ports"]}

@@ -25,6 +25,7 @@ from ostia.db.models import (
     ListenerStatistics,
     LoadBalancer,
 )
+from ostia.db.repositories.networks import store_additional_vips
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus, Topology
 from ostia.domain.failover import rolling_order
@@ -148,27 +149,34 @@ def create(svc: ApiServices, ctx: RequestContext, body: LoadBalancerPOST) -> dic
             wire = lb_to_wire(lb)
         job_id = common.create_job(session, "load_balancer.create", lb.id, id=lb.id)
         request = (lb.id, lb.vip_subnet_id, lb.vip_network_id, lb.vip_port_id, lb.vip_address)
-    _allocate_vip(svc, request, wire)
+        extras = [(v.subnet_id, v.ip_address) for v in lb.additional_vips]
+    _allocate_vip(svc, request, extras, wire)
     svc.dispatcher.dispatch(job_id)
     return wire
 
 
 def _allocate_vip(svc: ApiServices, request: tuple[str, str | None, str | None, str | None, str | None],
-                  wire: dict[str, Any]) -> None:
-    """Reserve the VIP before the job runs (after the rows committed: the allocator writes in its own
-    transaction). If it cannot, the create flow's AllocateVip tries again and reports the failure as ERROR."""
+                  extras: list[tuple[str, str | None]], wire: dict[str, Any]) -> None:
+    """Reserve the VIP and the additional VIPs before the job runs (after the rows committed: the allocator
+    writes in its own transaction), so the answer shows their addresses as Octavia's does. If it cannot, the
+    create flow's AllocateVip tries again and reports the failure as ERROR."""
     if svc.vip_allocator is None:
         return
     try:
         vip = svc.vip_allocator.allocate_vip(*request)
+        added = svc.vip_allocator.allocate_additional_vips(request[0], vip.network_id, extras) if extras else []
     except Exception:
-        LOG.warning("lb=%s VIP not reserved at create; the worker will retry", request[0], exc_info=True)
+        LOG.warning("lb=%s VIPs not reserved at create; the worker will retry", request[0], exc_info=True)
         return
     values = {"vip_address": vip.address, "vip_port_id": vip.port_id, "vip_subnet_id": vip.subnet_id,
               "vip_network_id": vip.network_id}
     with svc.db.session() as session:
         session.execute(sql_update(LoadBalancer).where(LoadBalancer.id == request[0]).values(**values))
+        store_additional_vips(session, request[0], added)
     wire.update(values)
+    if added:
+        wire["additional_vips"] = [{"subnet_id": v.subnet_id, "ip_address": v.address, "port_id": v.port_id}
+                                   for v in added]
 
 
 def update(svc: ApiServices, ctx: RequestContext, lb_id: str, body: LoadBalancerPUT) -> str:

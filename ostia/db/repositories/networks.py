@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import ipaddress
 import uuid
+from collections.abc import Sequence
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ostia.db.models import Network, Subnet
+from ostia.db.models import AdditionalVip, Network, Subnet
 
 
 def stable_id(kind: str, name: str) -> str:
@@ -37,3 +39,18 @@ def seed(session: Session, specs: list[str]) -> None:
             network = ipaddress.ip_network(cidr)
             session.add(Subnet(id=stable_id("subnet", sub_name), name=sub_name, network_id=net.id, cidr=cidr,
                                ip_version=network.version, gateway_ip=str(next(network.hosts()))))
+
+
+class AllocatedVip(Protocol):
+    port_id: str
+    address: str
+    subnet_id: str | None
+    network_id: str | None
+
+
+def store_additional_vips(session: Session, load_balancer_id: str, allocated: Sequence[AllocatedVip]) -> None:
+    """Record what the network driver allocated for the load balancer's additional_vip rows (by subnet)."""
+    for extra in allocated:
+        session.execute(update(AdditionalVip).where(
+            AdditionalVip.load_balancer_id == load_balancer_id, AdditionalVip.subnet_id == extra.subnet_id).values(
+            ip_address=extra.address, port_id=extra.port_id, network_id=extra.network_id))

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ostia.db.models import AdditionalVip, Amphora, LoadBalancer, Member, Pool, Subnet, utcnow
+from ostia.db.models import Amphora, LoadBalancer, Member, Pool, Subnet, utcnow
+from ostia.db.repositories.networks import store_additional_vips
 from ostia.drivers.network.base import PortPlug, Vip
 from ostia.worker.tasks.base import LOG, OstiaTask
 from ostia.worker.tasks.compute import live_amphorae
@@ -54,13 +55,6 @@ def plug_vip_into(db: Any, drivers: Any, amphora_id: str, vip: Vip, extras: tupl
 def plug_members_into(drivers: Any, amphora_id: str, subnet_ids: list[str]) -> None:
     for plug in drivers.network.plug_member_networks(amphora_id, subnet_ids):
         drivers.amphora.post_network_plug(amphora_id, plug)
-
-
-def store_additional_vips(session: Any, lb_id: str, added: list[Vip]) -> None:
-    for extra in added:
-        session.execute(update(AdditionalVip).where(
-            AdditionalVip.load_balancer_id == lb_id, AdditionalVip.subnet_id == extra.subnet_id).values(
-            ip_address=extra.address, port_id=extra.port_id, network_id=extra.network_id))
 
 
 class AllocateVip(OstiaTask):
