@@ -71,13 +71,18 @@ def _reason(err: dict[str, Any]) -> str:
     return _REASONS.get(kind, str(err.get("msg", "Invalid value")))
 
 
+def unknown_attributes(arg: str, names: list[str]) -> str:
+    """WSME's message for attributes a type does not have (plural when there are several)."""
+    noun = "attributes" if len(names) > 1 else "attribute"
+    return f"Unknown {noun} for argument {arg}: {', '.join(names)}"
+
+
 def validation_message(errs: list[dict[str, Any]], root: str | None = None) -> str:
     """The first error, worded as WSME would; unknown attributes are reported together."""
     extra = [e for e in errs if e["type"] == "extra_forbidden"]
     if extra:
-        names = ", ".join(sorted({str(e["loc"][-1]) for e in extra}))
         arg = root or next((str(p) for p in extra[0]["loc"] if isinstance(p, str) and p != "body"), "body")
-        return f"Unknown attribute for argument {arg}: {names}"
+        return unknown_attributes(arg, sorted({str(e["loc"][-1]) for e in extra}))
     err = errs[0]
     if err["type"] == "json_invalid":
         return INVALID_JSON

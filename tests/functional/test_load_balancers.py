@@ -20,6 +20,10 @@ def test_unknown_attribute_is_rejected(api: Api) -> None:
     assert resp.status_code == 400
     assert resp.json() == {"faultcode": "Client", "debuginfo": None,
                            "faultstring": "Unknown attribute for argument loadbalancer: foo"}
+    # WSME says "attributes" when there are several.
+    resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET, "foo": 1, "bar": 2}})
+    assert (resp.status_code, resp.json()["faultstring"]) == (
+        400, "Unknown attributes for argument loadbalancer: bar, foo")
 
 
 def test_delete_soft_deletes_and_hides(api: Api) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ostia.api.actions import common, health_monitor, l7policy, l7rule, listener, member, pool
 from ostia.api.context import RequestContext
-from ostia.api.faults import validation_message
+from ostia.api.faults import unknown_attributes, validation_message
 from ostia.api.schemas import health_monitor as hm_schema
 from ostia.api.schemas import l7policy as l7policy_schema
 from ostia.api.schemas import l7rule as l7rule_schema
@@ -35,7 +35,7 @@ def _parse(model: type[BaseModel], raw: Any, root: str, **parent: str) -> Any:
         raise errors.BadRequest(f"Invalid input for field/attribute {root}. Value: '{raw}'. Value should be an object")
     extra = sorted(k for k in raw if k in PARENT_IDS)
     if extra:
-        raise errors.BadRequest(f"Unknown attribute for argument {root}: {', '.join(extra)}")
+        raise errors.BadRequest(unknown_attributes(root, extra))
     try:
         return model.model_validate({**raw, **parent})
     except ValidationError as exc:
