@@ -113,6 +113,9 @@ def check_hsts_update(protocol: str, stored_max_age: int | None, changes: Mappin
         raise ValidationFailure(HSTS_ONLY_TERMINATED)
 
 
+ALLOWED_CIDRS_WITH_VIP_SGS = "Allowed CIDRs are not allowed when using custom VIP Security Groups."
+
+
 def check_allowed_cidrs(cidrs: Iterable[str], vips: Iterable[tuple[str, int]], has_vip_sgs: bool) -> None:
     """Each CIDR must match the IP version of at least one VIP; custom VIP security groups exclude CIDRs.
 
@@ -123,7 +126,7 @@ def check_allowed_cidrs(cidrs: Iterable[str], vips: Iterable[tuple[str, int]], h
     if not cidrs:
         return
     if has_vip_sgs:
-        raise ValidationFailure("Allowed CIDRs are not allowed when using custom VIP Security Groups.")
+        raise ValidationFailure(ALLOWED_CIDRS_WITH_VIP_SGS)
     vips = list(vips)
     versions = {version for _, version in vips}
     if not versions:

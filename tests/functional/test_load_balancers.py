@@ -69,3 +69,36 @@ def test_noop_network_driver_accepts_any_subnet_uuid_and_noop_provider_runs(sqli
     resp = sqlite_api.post("/v2/lbaas/loadbalancers",
                            {"loadbalancer": {"vip_subnet_id": PUBLIC_SUBNET, "provider": "f5"}})
     assert (resp.status_code, resp.json()["faultstring"]) == (400, "Provider 'f5' is not enabled.")
+
+
+def test_vip_security_groups_exclude_allowed_cidrs_and_sriov_vips(api: Api) -> None:
+    sg = "8b7a3b6e-1d2c-4f5e-9a8b-7c6d5e4f3a2b"
+    lb = api.create_lb()
+    listener = api.post("/v2/lbaas/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "HTTP", "protocol_port": 80,
+        "allowed_cidrs": ["10.0.0.0/8"]}}).json()["listener"]
+    api.wait_lb(lb["id"])
+    # From either side: custom VIP security groups and a listener's allowed_cidrs do not go together.
+    resp = api.put(f"/v2/lbaas/loadbalancers/{lb['id']}", {"loadbalancer": {"vip_sg_ids": [sg]}})
+    assert (resp.status_code, resp.json()["faultstring"]) == (
+        400, "Validation failure: Allowed CIDRs are not allowed when using custom VIP Security Groups.")
+    after = api.get(f"/v2/lbaas/loadbalancers/{lb['id']}").json()["loadbalancer"]
+    assert (after["vip_sg_ids"], after["provisioning_status"]) == ([], "ACTIVE")
+    assert api.put(f"/v2/lbaas/listeners/{listener['id']}",
+                   {"listener": {"allowed_cidrs": None}}).status_code == 200
+    api.wait_lb(lb["id"])
+    resp = api.put(f"/v2/lbaas/loadbalancers/{lb['id']}", {"loadbalancer": {"vip_sg_ids": [sg]}})
+    assert resp.status_code == 200 and resp.json()["loadbalancer"]["vip_sg_ids"] == [sg]
+    api.wait_lb(lb["id"])
+    resp = api.put(f"/v2/lbaas/listeners/{listener['id']}", {"listener": {"allowed_cidrs": ["10.0.0.0/8"]}})
+    assert (resp.status_code, resp.json()["faultstring"]) == (
+        400, "Validation failure: Allowed CIDRs are not allowed when using custom VIP Security Groups.")
+
+    # An SR-IOV VIP (flavor sriov_vip) has no security groups to set.
+    profile = api.post("/v2/lbaas/flavorprofiles", {"flavorprofile": {
+        "name": "sriov", "provider_name": "amphora", "flavor_data": '{"sriov_vip": true}'}}).json()["flavorprofile"]
+    flavor = api.post("/v2/lbaas/flavors", {"flavor": {"name": "sriov", "flavor_profile_id": profile["id"]}}).json()
+    resp = api.post("/v2/lbaas/loadbalancers", {"loadbalancer": {
+        "vip_subnet_id": PUBLIC_SUBNET, "flavor_id": flavor["flavor"]["id"], "vip_sg_ids": [sg]}})
+    assert (resp.status_code, resp.json()["faultstring"]) == (
+        400, "Validation failure: VIP Security Groups are not supported with SR-IOV (vnic_type direct) VIPs.")

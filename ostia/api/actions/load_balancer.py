@@ -29,8 +29,10 @@ from ostia.db.repositories.networks import store_additional_vips
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus, Topology
 from ostia.domain.failover import rolling_order
+from ostia.domain.listeners import ALLOWED_CIDRS_WITH_VIP_SGS
 
 LOG = logging.getLogger("ostia.api")
+VIP_SG_SRIOV = "VIP Security Groups are not supported with SR-IOV (vnic_type direct) VIPs."
 MISSING_PROJECT = ("Missing project ID in request where one is required. An administrator should check the "
                    "keystone settings in the Octavia configuration.")
 PROJECT_ID_MAX = 36  # width of every project_id column
@@ -97,6 +99,8 @@ def new_load_balancer(svc: ApiServices, ctx: RequestContext, session: Session, b
     if body.vip_sg_ids is not None:
         svc.policy.authorize(ctx, "loadbalancer:post:vip_sg_ids", project_id)
     flavor, flavor_data = _flavor(session, body.flavor_id)
+    if body.vip_sg_ids and flavor_data.get("sriov_vip"):
+        raise errors.ValidationFailure(VIP_SG_SRIOV)
     flavor_provider = None
     if flavor is not None:
         profile = session.get(FlavorProfile, flavor.flavor_profile_id)
@@ -193,6 +197,12 @@ def update(svc: ApiServices, ctx: RequestContext, lb_id: str, body: LoadBalancer
                 setattr(lb, field, changes[field])
         if "admin_state_up" in changes:
             lb.admin_state_up = bool(changes["admin_state_up"])
+        if changes.get("vip_sg_ids"):
+            # Custom VIP security groups replace the rules Ostia derives from allowed_cidrs (§3.9)
+            if lb.vip_vnic_type == "direct":
+                raise errors.ValidationFailure(VIP_SG_SRIOV)
+            if any(listener.allowed_cidrs for listener in lb.listeners):
+                raise errors.ValidationFailure(ALLOWED_CIDRS_WITH_VIP_SGS)
         if "vip_sg_ids" in changes:
             lb.vip_sg_ids = list(changes["vip_sg_ids"] or [])
         common.set_tags(session, lb.id, changes.get("tags"))
