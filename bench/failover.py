@@ -9,7 +9,9 @@ keepalived. Per run it prints
     success, summed) and how many requests failed;
   - redundancy: seconds from the kill until the timeline's REDUNDANCY_RESTORED (the LB is then ACTIVE with
     its full set of ALLOCATED amphorae, which is checked);
-and the median of each per topology. The [health_manager] settings in force are printed first.
+then, on the healed load balancer, a planned `openstack loadbalancer failover` under the same probe (amphorae
+replaced one at a time): its seconds of failed requests and its time until ACTIVE; and the median of each per
+topology. The [health_manager] settings in force are printed first.
 
     .venv/bin/python bench/failover.py [--runs 3]
 """
@@ -103,13 +105,37 @@ def one_run(server: OstiaServer, hosts: Any, subnets: dict[str, str], members: l
         if set(now) != set(amps) or victim["id"] in {a["id"] for a in now.values()}:
             raise RuntimeError(f"{topology} run {n}: amphorae after the failover {now}")
         failed, count = failed_seconds(list(probe.results), fault_at)
+        planned_failed, planned_count, planned_active = planned_failover(server, client_ns, lb)
         return {"failed": failed, "failed_requests": count, "pids": len(pids),
                 "detected": (events["DETECTED"] - killed).total_seconds(),
-                "redundancy": (events["REDUNDANCY_RESTORED"] - killed).total_seconds()}
+                "redundancy": (events["REDUNDANCY_RESTORED"] - killed).total_seconds(),
+                "planned_failed": planned_failed, "planned_failed_requests": planned_count,
+                "planned_active": planned_active}
     finally:
         status, _ = server.http("DELETE", f"/v2/lbaas/loadbalancers/{lb['id']}?cascade=true", project=PROJECT)
         if status == 204:
             server.wait_gone(f"/v2/lbaas/loadbalancers/{lb['id']}", timeout=60)
+
+
+def planned_failover(server: OstiaServer, client_ns: str, lb: dict[str, Any]) -> tuple[float, int, float]:
+    """`openstack loadbalancer failover` of the healthy LB (e.g. a new amphora image): seconds of failed requests,
+    how many failed, and seconds until the LB is ACTIVE again with a new set of amphorae."""
+    before = {a["id"] for a in allocated_amphorae(server, lb["id"])}
+    with Probe(client_ns, lb["vip_address"], 8080, limit=RUN_LIMIT) as probe:
+        wait_for(lambda: probe.ok_since(0) >= 10, 15, "traffic before the planned failover")
+        started = time.monotonic()
+        status, body = server.http("PUT", f"/v2/lbaas/loadbalancers/{lb['id']}/failover", project=PROJECT)
+        if status != 202:
+            raise RuntimeError(f"planned failover refused: {status} {body}")
+        server.wait_for(f"/v2/lbaas/loadbalancers/{lb['id']}", "loadbalancer", timeout=RUN_LIMIT - 20)
+        active = time.monotonic() - started
+        settled = time.monotonic()
+        wait_for(lambda: probe.ok_since(settled) >= 20, 15, "traffic after the planned failover")
+    after = {a["id"] for a in allocated_amphorae(server, lb["id"])}
+    if after & before or len(after) != len(before):
+        raise RuntimeError(f"planned failover: amphorae {before} → {after}")
+    failed, count = failed_seconds(list(probe.results), started)
+    return failed, count, active
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -138,7 +164,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     results[topology].append(r)
                     print(f"  {topology:<14} run {n + 1}: failed {r['failed']:5.2f} s ({r['failed_requests']} "
                           f"requests), detected {r['detected']:5.2f} s, redundancy restored {r['redundancy']:5.2f} s "
-                          f"after the kill ({r['pids']} processes killed)", flush=True)
+                          f"after the kill ({r['pids']} processes killed); planned LB failover: failed "
+                          f"{r['planned_failed']:5.2f} s ({r['planned_failed_requests']} requests), ACTIVE after "
+                          f"{r['planned_active']:5.2f} s", flush=True)
         finally:
             for m in members:
                 m.stop()
@@ -147,12 +175,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                "heartbeat_timeout_s": hm.heartbeat_timeout,
                                "health_check_interval_s": hm.health_check_interval}
     for topology, rs in results.items():
-        medians = {k: round(statistics.median(r[k] for r in rs), 2) for k in ("failed", "detected", "redundancy")}
+        medians = {k: round(statistics.median(r[k] for r in rs), 2)
+                   for k in ("failed", "detected", "redundancy", "planned_failed", "planned_active")}
         figures[topology] = {"failed_requests_s": medians["failed"], "detected_s": medians["detected"],
                              "redundancy_restored_s": medians["redundancy"],
-                             "failed_requests": [r["failed_requests"] for r in rs]}
+                             "failed_requests": [r["failed_requests"] for r in rs],
+                             "planned_failover_failed_s": medians["planned_failed"],
+                             "planned_failover_failed_requests": [r["planned_failed_requests"] for r in rs],
+                             "planned_failover_active_s": medians["planned_active"]}
         print(f"  {topology:<14} failed requests {medians['failed']:5.2f} s, detected {medians['detected']:5.2f} s, "
-              f"redundancy restored {medians['redundancy']:5.2f} s after the kill")
+              f"redundancy restored {medians['redundancy']:5.2f} s after the kill; planned LB failover: failed "
+              f"{medians['planned_failed']:5.2f} s, ACTIVE after {medians['planned_active']:5.2f} s")
     return figures
 
 
