@@ -67,6 +67,7 @@ SERVER_CERT = f"{TLS_DIR}/server.pem"
 SERVER_KEY = f"{TLS_DIR}/server.key"
 CLIENT_CA = f"{TLS_DIR}/client_ca.pem"
 AGENT_GROUP = "amphora_agent"
+AGENT_STOP_GRACE = 0.5  # seconds between SIGTERM and SIGKILL for a deleted amphora's agent
 # compute ids become directory names: nothing that could climb out of amphora_dir
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -407,8 +408,10 @@ class LocalComputeDriver:
         # collected while the agent lives, since only then is its pid known to be the session's.
         session = procs.pids_in_session(agent) if agent is not None else set()
         if agent is not None:
-            # first, so it cannot restart HAProxy while the rest is being stopped
-            process.terminate([agent], self.stop_timeout)
+            # first, so it cannot restart HAProxy while the rest is being stopped; briefly: nothing of a deleted
+            # amphora's agent needs a graceful end, and uvicorn would wait out its 3 s graceful-shutdown bound on
+            # the controller's idle keep-alive TLS connection (the peer never answers close_notify)
+            process.terminate([agent], min(self.stop_timeout, AGENT_STOP_GRACE))
         self._reap()
         # Bounded: a second pass catches a process that was starting while the first one ran.
         for _ in range(3):
