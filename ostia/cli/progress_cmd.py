@@ -146,15 +146,21 @@ def cmd_lb_failover(args: argparse.Namespace) -> int:
         if not args.wait:
             return OK
 
-        def step() -> int | None:
+        def new_events() -> None:
             nonlocal seen
             events = client.call("GET", timeline)["failover_timeline"]
             for event in events[seen:]:
                 amp = f" amphora {event['amphora_id']}" if event.get("amphora_id") else ""
                 display.event(f"stage {event['stage']}{amp} {event.get('detail') or ''}".rstrip())
             seen = len(events)
+
+        def step() -> int | None:
+            new_events()
             lb, line = lb_line(client, args.id)
             display.update(line + amphora_summary(client, args.id))
+            finished = lb is None or lb["provisioning_status"] in ("ERROR", "ACTIVE")
+            if finished:  # the last stages may have landed between the two reads: show them before the end
+                new_events()
             if lb is None or lb["provisioning_status"] == "ERROR":
                 display.done(f"{line}: failover failed")
                 return FAILED
