@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from typing import Protocol
 
 from oslo_config import cfg
 
 from ostia.api.policy import Policy
 from ostia.db.engine import Database
-from ostia.db.repositories.networks import AllocatedVip
+from ostia.db.repositories.networks import VipAllocator
 from ostia.domain.secrets import CertManager, NoCertManager
 
 
 class Dispatcher(Protocol):
     def dispatch(self, job_id: str) -> None: ...
-
-
-class VipAllocator(Protocol):
-    """The network driver's VIP reservation (idempotent per load balancer), as the API may call it."""
-
-    def allocate_vip(self, load_balancer_id: str, subnet_id: str | None, network_id: str | None,
-                     port_id: str | None, address: str | None) -> AllocatedVip: ...
-
-    def allocate_additional_vips(self, load_balancer_id: str, network_id: str | None,
-                                 requests: list[tuple[str, str | None]]) -> Sequence[AllocatedVip]: ...
 
 
 @dataclasses.dataclass

@@ -7,7 +7,6 @@ import logging
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from ostia.api.actions import common
@@ -25,7 +24,7 @@ from ostia.db.models import (
     ListenerStatistics,
     LoadBalancer,
 )
-from ostia.db.repositories.networks import store_additional_vips
+from ostia.db.repositories.networks import reserve_vips
 from ostia.domain import errors, providers
 from ostia.domain.enums import OperatingStatus, ProvisioningStatus, Topology
 from ostia.domain.failover import rolling_order
@@ -167,17 +166,12 @@ def _allocate_vip(svc: ApiServices, request: tuple[str, str | None, str | None, 
     if svc.vip_allocator is None:
         return
     try:
-        vip = svc.vip_allocator.allocate_vip(*request)
-        added = svc.vip_allocator.allocate_additional_vips(request[0], vip.network_id, extras) if extras else []
+        vip, added = reserve_vips(svc.db, svc.vip_allocator, request[0], request[1:], extras)
     except Exception:
         LOG.warning("lb=%s VIPs not reserved at create; the worker will retry", request[0], exc_info=True)
         return
-    values = {"vip_address": vip.address, "vip_port_id": vip.port_id, "vip_subnet_id": vip.subnet_id,
-              "vip_network_id": vip.network_id}
-    with svc.db.session() as session:
-        session.execute(sql_update(LoadBalancer).where(LoadBalancer.id == request[0]).values(**values))
-        store_additional_vips(session, request[0], added)
-    wire.update(values)
+    wire.update({"vip_address": vip.address, "vip_port_id": vip.port_id, "vip_subnet_id": vip.subnet_id,
+                 "vip_network_id": vip.network_id})
     if added:
         wire["additional_vips"] = [{"subnet_id": v.subnet_id, "ip_address": v.address, "port_id": v.port_id}
                                    for v in added]

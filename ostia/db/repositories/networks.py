@@ -10,7 +10,8 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ostia.db.models import AdditionalVip, Network, Subnet
+from ostia.db.engine import Database
+from ostia.db.models import AdditionalVip, LoadBalancer, Network, Subnet
 
 
 def stable_id(kind: str, name: str) -> str:
@@ -48,9 +49,30 @@ class AllocatedVip(Protocol):
     network_id: str | None
 
 
-def store_additional_vips(session: Session, load_balancer_id: str, allocated: Sequence[AllocatedVip]) -> None:
-    """Record what the network driver allocated for the load balancer's additional_vip rows (by subnet)."""
-    for extra in allocated:
-        session.execute(update(AdditionalVip).where(
-            AdditionalVip.load_balancer_id == load_balancer_id, AdditionalVip.subnet_id == extra.subnet_id).values(
-            ip_address=extra.address, port_id=extra.port_id, network_id=extra.network_id))
+class VipAllocator(Protocol):
+    """The network driver's VIP reservation (idempotent per load balancer and subnet)."""
+
+    def allocate_vip(self, load_balancer_id: str, subnet_id: str | None, network_id: str | None,
+                     port_id: str | None, address: str | None) -> AllocatedVip: ...
+
+    def allocate_additional_vips(self, load_balancer_id: str, network_id: str | None,
+                                 requests: list[tuple[str, str | None]]) -> Sequence[AllocatedVip]: ...
+
+
+def reserve_vips(db: Database, allocator: VipAllocator, load_balancer_id: str,
+                 request: tuple[str | None, str | None, str | None, str | None],
+                 extras: list[tuple[str, str | None]]) -> tuple[AllocatedVip, Sequence[AllocatedVip]]:
+    """Allocate the VIP (subnet, network, port, address of `request`) and the additional VIPs ((subnet,
+    address) of `extras`), and record them on the load balancer's rows: the API at create, the create flow
+    (again, idempotently) in AllocateVip."""
+    vip = allocator.allocate_vip(load_balancer_id, *request)
+    added = allocator.allocate_additional_vips(load_balancer_id, vip.network_id, extras) if extras else []
+    with db.session() as session:
+        session.execute(update(LoadBalancer).where(LoadBalancer.id == load_balancer_id).values(
+            vip_port_id=vip.port_id, vip_address=vip.address, vip_subnet_id=vip.subnet_id,
+            vip_network_id=vip.network_id))
+        for extra in added:
+            session.execute(update(AdditionalVip).where(
+                AdditionalVip.load_balancer_id == load_balancer_id, AdditionalVip.subnet_id == extra.subnet_id)
+                .values(ip_address=extra.address, port_id=extra.port_id, network_id=extra.network_id))
+    return vip, added

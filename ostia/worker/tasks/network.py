@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from ostia.db.models import Amphora, LoadBalancer, Member, Pool, Subnet, utcnow
-from ostia.db.repositories.networks import store_additional_vips
+from ostia.db.repositories.networks import reserve_vips
 from ostia.drivers.network.base import PortPlug, Vip
 from ostia.worker.tasks.base import LOG, OstiaTask
 from ostia.worker.tasks.compute import live_amphorae
@@ -63,13 +63,7 @@ class AllocateVip(OstiaTask):
             lb = session.get_one(LoadBalancer, lb_id)
             req = (lb.vip_subnet_id, lb.vip_network_id, lb.vip_port_id, lb.vip_address)
             extras = [(v.subnet_id, v.ip_address) for v in lb.additional_vips]
-        vip = self.drivers.network.allocate_vip(lb_id, *req)
-        added = self.drivers.network.allocate_additional_vips(lb_id, vip.network_id, extras) if extras else []
-        with self.db.session() as session:
-            session.execute(update(LoadBalancer).where(LoadBalancer.id == lb_id).values(
-                vip_port_id=vip.port_id, vip_address=vip.address, vip_subnet_id=vip.subnet_id,
-                vip_network_id=vip.network_id))
-            store_additional_vips(session, lb_id, added)
+        reserve_vips(self.db, self.drivers.network, lb_id, req, extras)
 
     def revert(self, lb_id: str, *args: Any, **kwargs: Any) -> None:
         try:
