@@ -158,16 +158,12 @@ def cmd_lb_failover(args: argparse.Namespace) -> int:
             new_events()
             lb, line = lb_line(client, args.id)
             display.update(line + amphora_summary(client, args.id))
-            finished = lb is None or lb["provisioning_status"] in ("ERROR", "ACTIVE")
-            if finished:  # the last stages may have landed between the two reads: show them before the end
-                new_events()
-            if lb is None or lb["provisioning_status"] == "ERROR":
-                display.done(f"{line}: failover failed")
-                return FAILED
-            if lb["provisioning_status"] == "ACTIVE":
-                display.done(f"{line}: failover complete")
-                return OK
-            return None
+            if lb is not None and lb["provisioning_status"] not in ("ERROR", "ACTIVE"):
+                return None
+            new_events()  # the last stages may have landed between the two reads: show them before the end
+            done = lb is not None and lb["provisioning_status"] == "ACTIVE"
+            display.done(f"{line}: failover complete" if done else f"{line}: failover failed")
+            return OK if done else FAILED
 
         return poll(display, args.timeout, args.interval, step)
 
